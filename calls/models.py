@@ -1,0 +1,325 @@
+"""Voice calls, agent state timelines, login sessions and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import BusinessReason, Campaign, Contact, User, _choices_check
+from crm.phones import validate_e164
+
+
+class CallStatus(models.TextChoices):
+    """Telephony result (METRICS.md "Calls")."""
+
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    FAILED = "failed", "Failed"
+    DROPPED = "dropped", "Dropped"
+
+
+FINAL_CALL_STATUSES = tuple(s for s in CallStatus if s != CallStatus.IN_PROGRESS)
+FAILED_CALL_STATUSES = (CallStatus.FAILED, CallStatus.DROPPED, CallStatus.BUSY, CallStatus.NO_ANSWER)
+
+
+class CallOutcome(models.TextChoices):
+    """Business disposition set by the agent; empty until set."""
+
+    LEAD = "lead", "Lead"
+    INTERESTED = "interested", "Interested"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    CALLBACK = "callback", "Call back"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    VOICEMAIL = "voicemail", "Voicemail"
+    OTHER = "other", "Other"
+
+
+class CallDirection(models.TextChoices):
+    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", "Inbound"
+
+
+class RecordSource(models.TextChoices):
+    """Where a row came from (for audits and for re-imports)."""
+
+    API = "api", "API"
+    TWILIO = "twilio", "Twilio"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin"
+    DEMO = "demo", "Demo data"
+
+
+class CallLogQuerySet(models.QuerySet["CallLog"]):
+    def in_period(self, start: datetime, end: datetime) -> CallLogQuerySet:
+        """Calls that STARTED in [start, end) — a call belongs to the period in which it started."""
+        return self.filter(started_at__gte=start, started_at__lt=end)
+
+    def for_agents(self, agents: Iterable[User] | models.QuerySet[User]) -> CallLogQuerySet:
+        return self.filter(agent__in=agents)
+
+    def for_user(self, user: User) -> CallLogQuerySet:
+        if user.is_admin:
+            return self.all()
+        return self.filter(agent__in=User.objects.visible_to(user))
+
+    def connected(self) -> CallLogQuerySet:
+        return self.filter(duration_seconds__gt=0)
+
+
+class CallLog(models.Model):
+    agent = models.ForeignKey(User, on_delete=models.PROTECT, related_name="calls")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    phone_number = models.CharField(max_length=20, validators=[validate_e164])
+    direction = models.CharField(max_length=16, choices=CallDirection.choices, default=CallDirection.OUTBOUND)
+    status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.IN_PROGRESS)
+    outcome = models.CharField(max_length=16, choices=CallOutcome.choices, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(
+        default=0, help_text="Talk time: ended − answered for answered calls, else 0. Computed by the server."
+    )
+    wrap_up_seconds = models.PositiveIntegerField(default=0, help_text="From call end to the disposition.")
+    disposition_at = models.DateTimeField(null=True, blank=True)
+    business_reason = models.CharField(max_length=32, choices=BusinessReason.choices, blank=True)
+    callback_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    twilio_call_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    price = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    price_unit = models.CharField(max_length=3, blank=True)
+    source = models.CharField(max_length=16, choices=RecordSource.choices, default=RecordSource.API)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CallLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            _choices_check("status", CallStatus),
+            _choices_check("outcome", CallOutcome, blank=True),
+            _choices_check("direction", CallDirection),
+            _choices_check("business_reason", BusinessReason, blank=True),
+            _choices_check("source", RecordSource),
+            models.CheckConstraint(
+                condition=Q(status=CallStatus.IN_PROGRESS, ended_at__isnull=True)
+                | (~Q(status=CallStatus.IN_PROGRESS) & Q(ended_at__isnull=False)),
+                name="calls_calllog_ended_iff_final",
+                violation_error_message="A call has an end time exactly when its status is final.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="calls_calllog_ended_after_started",
+                violation_error_message="A call cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | Q(answered_at__gte=models.F("started_at")),
+                name="calls_calllog_answered_after_started",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("answered_at")),
+                name="calls_calllog_ended_after_answered",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_seconds__gte=0) & Q(wrap_up_seconds__gte=0),
+                name="calls_calllog_durations_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=False) | Q(duration_seconds=0),
+                name="calls_calllog_unanswered_has_no_talk_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "started_at"], name="call_agent_started"),
+            models.Index(fields=["started_at"], name="call_started"),
+            models.Index(fields=["campaign", "started_at"], name="call_campaign_started"),
+            models.Index(fields=["contact", "started_at"], name="call_contact_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call #{self.pk} {self.phone_number} ({self.get_status_display()})"
+
+
+class AgentStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    ON_CALL = "on_call", "On call"
+    WRAP_UP = "wrap_up", "Wrap-up"
+    BREAK = "break", "Break"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+WORK_STATUSES = (AgentStatus.AVAILABLE, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
+
+
+class BreakReason(models.TextChoices):
+    LUNCH = "lunch", "Lunch"
+    SHORT = "short", "Short break"
+    TRAINING = "training", "Training"
+    MEETING = "meeting", "Meeting"
+    PERSONAL = "personal", "Personal"
+    OTHER = "other", "Other"
+
+
+class AgentStatusPeriodQuerySet(models.QuerySet["AgentStatusPeriod"]):
+    def overlapping(self, start: datetime, end: datetime) -> AgentStatusPeriodQuerySet:
+        """Periods that cover any part of [start, end); open periods count until now."""
+        return self.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start), started_at__lt=end)
+
+    def open(self) -> AgentStatusPeriodQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+
+class AgentStatusPeriod(models.Model):
+    """One stretch of time an agent spent in one state; the agent's periods form a gap-free timeline."""
+
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_periods")
+    status = models.CharField(max_length=16, choices=AgentStatus.choices)
+    reason = models.CharField(max_length=16, choices=BreakReason.choices, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Empty while this is the agent's current state.")
+    source = models.CharField(max_length=16, choices=RecordSource.choices, default=RecordSource.API)
+
+    objects = AgentStatusPeriodQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            _choices_check("status", AgentStatus),
+            _choices_check("reason", BreakReason, blank=True),
+            _choices_check("source", RecordSource),
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(ended_at__isnull=True),
+                name="calls_agentstatusperiod_one_open_per_agent",
+                violation_error_message="An agent has exactly one current state.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="calls_agentstatusperiod_ended_after_started",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "started_at"], name="status_agent_started"),
+            models.Index(fields=["agent", "ended_at"], name="status_agent_ended"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.get_status_display()} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SessionEndReason(models.TextChoices):
+    LOGOUT = "logout", "Logged out"
+    OFFLINE = "offline", "Went offline"
+    TIMEOUT = "timeout", "Timed out"
+    ADMIN = "admin", "Closed by an admin"
+
+
+class AgentSession(models.Model):
+    """A login session: from the first change away from `offline` (or login) to `offline` (or logout)."""
+
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agent_sessions")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=SessionEndReason.choices, blank=True)
+    source = models.CharField(max_length=16, choices=RecordSource.choices, default=RecordSource.API)
+
+    objects = AgentStatusPeriodQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            _choices_check("end_reason", SessionEndReason, blank=True),
+            _choices_check("source", RecordSource),
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(ended_at__isnull=True),
+                name="calls_agentsession_one_open_per_agent",
+                violation_error_message="An agent has at most one open login session.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="calls_agentsession_ended_after_started",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "started_at"], name="session_agent_started")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} session from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# --- API keys --------------------------------------------------------------------------------------
+
+API_KEY_PREFIX = "cb_"
+
+
+def hash_api_key(raw: str) -> str:
+    # Keys are 256 random bits, so a fast hash is enough (no dictionary to attack); a slow password
+    # hash would cost every API request tens of milliseconds.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+    def for_key(self, raw: str) -> ApiKey | None:
+        if not raw.startswith(API_KEY_PREFIX):
+            return None
+        return self.active().select_related("user").filter(key_hash=hash_api_key(raw)).first()
+
+
+class ApiKeyManager(models.Manager["ApiKey"]):
+    def get_queryset(self) -> ApiKeyQuerySet:
+        return ApiKeyQuerySet(self.model, using=self._db)
+
+    def for_key(self, raw: str) -> ApiKey | None:
+        return self.get_queryset().for_key(raw)
+
+    def active(self) -> ApiKeyQuerySet:
+        return self.get_queryset().active()
+
+    def create_key(self, user: User, name: str) -> tuple[ApiKey, str]:
+        """Create a key and return it with the raw secret, which is never stored and never shown again."""
+        raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key = self.create(user=user, name=name, prefix=raw[:10], key_hash=hash_api_key(raw))
+        return key, raw
+
+
+class ApiKey(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What this key is for, e.g. 'softphone on desk 12'.")
+    prefix = models.CharField(max_length=10, db_index=True, editable=False, help_text="First characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

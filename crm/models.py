@@ -1,0 +1,485 @@
+"""People and customers: users with roles, teams, campaigns, contacts (leads) and conversations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.phones import to_e164, validate_e164
+
+if TYPE_CHECKING:
+    from django.db.models.manager import RelatedManager
+
+
+def _choices_check(field: str, choices: type[models.TextChoices], *, blank: bool = False) -> models.CheckConstraint:
+    values = list(choices.values) + ([""] if blank else [])
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": values}), name=f"%(app_label)s_%(class)s_{field}_valid")
+
+
+# --- Users -----------------------------------------------------------------------------------------
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    SUPERVISOR = "supervisor", "Supervisor"
+    ADMIN = "admin", "Admin"
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def agents(self) -> UserQuerySet:
+        return self.filter(role=Role.AGENT)
+
+    def visible_to(self, user: User) -> UserQuerySet:
+        """The people whose data `user` may see: admins all, supervisors their teams' members, agents self."""
+        if user.role == Role.ADMIN or user.is_superuser:
+            return self.all()
+        if user.role == Role.SUPERVISOR:
+            return self.filter(Q(teams__supervisors=user) | Q(pk=user.pk)).distinct()
+        return self.filter(pk=user.pk)
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT, db_index=True)
+    phone_extension = models.CharField(max_length=16, blank=True, help_text="Softphone extension or SIP user.")
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, blank=True, help_text="Interface language; empty = browser's."
+    )
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    if TYPE_CHECKING:
+        teams: RelatedManager[Team]
+        supervised_teams: RelatedManager[Team]
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [_choices_check("role", Role)]
+
+    def __str__(self) -> str:
+        full = self.get_full_name()
+        return f"{full} ({self.username})" if full else self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR
+
+
+# --- Teams and campaigns -----------------------------------------------------------------------------
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    supervisors = models.ManyToManyField(User, related_name="supervised_teams", blank=True)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    VOICE = "voice", "Voice"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    MIXED = "mixed", "Voice and WhatsApp"
+
+
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def active(self) -> CampaignQuerySet:
+        return self.filter(is_active=True)
+
+
+class Campaign(models.Model):
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.VOICE)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
+        help_text="Escalated WhatsApp chats are assigned to this team's agents.",
+    )
+    members = models.ManyToManyField(User, related_name="campaigns", blank=True)
+    is_active = models.BooleanField(default=True, db_index=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            _choices_check("channel", Channel),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="crm_campaign_end_after_start",
+                violation_error_message="A campaign cannot end before it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- Contacts (leads) --------------------------------------------------------------------------------
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    CONVERTED = "converted", "Converted"
+    LOST = "lost", "Lost"
+
+
+class BusinessReason(models.TextChoices):
+    """Why a contact stands where it does, set by the agent's disposition (docs/data-model.md)."""
+
+    RESCHEDULED = "rescheduled", "Rescheduled (call back later)"
+    INTERESTED = "interested", "Interested"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    NO_BUDGET = "no_budget", "No budget"
+    COMPETITOR = "competitor", "Chose a competitor"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    DO_NOT_CALL = "do_not_call", "Do not call"
+    OTHER = "other", "Other"
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def for_user(self, user: User) -> ContactQuerySet:
+        if user.is_admin:
+            return self.all()
+        return self.filter(assigned_agent__in=User.objects.visible_to(user))
+
+
+class Contact(models.Model):
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=20, unique=True, validators=[validate_e164], help_text="E.164, e.g. +48600100200.")
+    email = models.EmailField(blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    assigned_agent = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    lead_status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    lead_status_changed_at = models.DateTimeField(default=timezone.now)
+    business_reason = models.CharField(max_length=32, choices=BusinessReason.choices, blank=True)
+    callback_at = models.DateTimeField(null=True, blank=True)
+    whatsapp_opted_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the contact asked not to be messaged; outbound WhatsApp is refused."
+    )
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ContactQuerySet.as_manager()
+
+    if TYPE_CHECKING:
+        status_changes: RelatedManager[LeadStatusChange]
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            _choices_check("lead_status", LeadStatus),
+            _choices_check("business_reason", BusinessReason, blank=True),
+        ]
+        indexes = [
+            models.Index(fields=["assigned_agent", "business_reason"], name="contact_agent_reason"),
+            models.Index(fields=["campaign", "lead_status"], name="contact_campaign_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}".strip()
+
+    def clean(self) -> None:
+        if self.phone:
+            self.phone = to_e164(self.phone)
+
+
+class LeadStatusChange(models.Model):
+    """One row per change of a contact's lead status (the first row records its creation as `new`)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=LeadStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=LeadStatus.choices)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at"]
+        constraints = [
+            _choices_check("from_status", LeadStatus, blank=True),
+            _choices_check("to_status", LeadStatus),
+            models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="crm_leadstatuschange_changes"),
+        ]
+        indexes = [
+            models.Index(fields=["to_status", "changed_at"], name="leadchange_status_time"),
+            models.Index(fields=["contact", "changed_at"], name="leadchange_contact_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.from_status or '∅'} → {self.to_status}"
+
+
+# --- Conversations (WhatsApp and other chat) --------------------------------------------------------
+
+
+class ConversationChannel(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    SMS = "sms", "SMS"
+    WEBCHAT = "webchat", "Web chat"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending (waiting for the customer)"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_CONVERSATION_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def open(self) -> ConversationQuerySet:
+        return self.filter(status__in=OPEN_CONVERSATION_STATUSES)
+
+    def for_user(self, user: User) -> ConversationQuerySet:
+        if user.is_admin:
+            return self.all()
+        return self.filter(assigned_agent__in=User.objects.visible_to(user))
+
+
+class Conversation(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=16, choices=ConversationChannel.choices, default=ConversationChannel.WHATSAPP)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    assigned_agent = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    our_number = models.CharField(max_length=20, blank=True, help_text="Our WhatsApp sender number (E.164).")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    handled_by_bot_first = models.BooleanField(
+        default=False, help_text="The bot answered before any human (the base of the escalation rate)."
+    )
+    escalated_to_human = models.BooleanField(default=False)
+    escalated_at = models.DateTimeField(null=True, blank=True, help_text="Bot hand-off time; FRT is measured from here.")
+    first_response_at = models.DateTimeField(null=True, blank=True, help_text="First outbound message by a human.")
+    first_response_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="Last resolution (cleared while reopened).")
+    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reopened_count = models.PositiveSmallIntegerField(default=0)
+    csat_requested_at = models.DateTimeField(null=True, blank=True)
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Customer rating 1–5.")
+    csat_received_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    if TYPE_CHECKING:
+        messages: RelatedManager[Message]
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            _choices_check("channel", ConversationChannel),
+            _choices_check("status", ConversationStatus),
+            _choices_check("priority", Priority),
+            models.UniqueConstraint(
+                fields=["contact", "channel"],
+                condition=Q(status__in=OPEN_CONVERSATION_STATUSES),
+                name="crm_conversation_one_open_per_contact",
+                violation_error_message="This contact already has an open conversation on this channel.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ConversationStatus.RESOLVED, resolved_at__isnull=False)
+                | (~Q(status=ConversationStatus.RESOLVED) & Q(resolved_at__isnull=True)),
+                name="crm_conversation_resolved_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("created_at")),
+                name="crm_conversation_resolved_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_response_at__isnull=True) | Q(first_response_at__gte=models.F("created_at")),
+                name="crm_conversation_response_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalated_at__isnull=True) | Q(escalated_at__gte=models.F("created_at")),
+                name="crm_conversation_escalated_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalated_to_human=False) | Q(escalated_at__isnull=False),
+                name="crm_conversation_escalation_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(csat_score__isnull=True) | Q(csat_score__gte=1, csat_score__lte=5),
+                name="crm_conversation_csat_1_to_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="conversation_created"),
+            models.Index(fields=["assigned_agent", "created_at"], name="conversation_agent_created"),
+            models.Index(fields=["status", "priority"], name="conversation_status_priority"),
+            models.Index(fields=["contact", "created_at"], name="conversation_contact_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.contact} ({self.get_status_display()})"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class AuthorType(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent (human)"
+    BOT = "bot", "Bot / auto-reply"
+    SYSTEM = "system", "System (broadcast, CSAT prompt)"
+
+
+class MessageStatus(models.TextChoices):
+    """Twilio's message statuses; outbound ones only move forward (see docs/data-model.md)."""
+
+    RECEIVED = "received", "Received"
+    ACCEPTED = "accepted", "Accepted"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+    UNDELIVERED = "undelivered", "Undelivered"
+    CANCELED = "canceled", "Canceled"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    broadcast = models.ForeignKey(
+        "Broadcast", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    author_type = models.CharField(max_length=16, choices=AuthorType.choices)
+    agent = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", help_text="The human author."
+    )
+    body = models.TextField(blank=True)
+    media_count = models.PositiveSmallIntegerField(default=0)
+    twilio_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    error_code = models.PositiveIntegerField(null=True, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    price_unit = models.CharField(max_length=3, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            _choices_check("direction", Direction),
+            _choices_check("author_type", AuthorType),
+            _choices_check("status", MessageStatus),
+            models.CheckConstraint(
+                condition=Q(conversation__isnull=False) | Q(broadcast__isnull=False),
+                name="crm_message_in_conversation_or_broadcast",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=Direction.INBOUND, author_type=AuthorType.CUSTOMER)
+                | (Q(direction=Direction.OUTBOUND) & ~Q(author_type=AuthorType.CUSTOMER)),
+                name="crm_message_author_matches_direction",
+            ),
+            models.CheckConstraint(
+                condition=~Q(author_type=AuthorType.AGENT) | Q(agent__isnull=False),
+                name="crm_message_agent_message_has_agent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_conversation_time"),
+            models.Index(fields=["direction", "status", "created_at"], name="message_direction_status"),
+            models.Index(fields=["created_at"], name="message_created"),
+            models.Index(fields=["agent", "created_at"], name="message_agent_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.get_author_type_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BroadcastStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Broadcast(models.Model):
+    """A template message sent to a campaign's contacts; each recipient's copy is a Message."""
+
+    name = models.CharField(max_length=150)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcasts")
+    body = models.TextField(help_text="The message text (WhatsApp template body).")
+    content_sid = models.CharField(max_length=64, blank=True, help_text="Twilio Content template SID, if any.")
+    status = models.CharField(max_length=16, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            _choices_check("status", BroadcastStatus),
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True) | Q(started_at__isnull=False, completed_at__gte=models.F("started_at")),
+                name="crm_broadcast_completed_after_started",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,56 @@
+"""Test personas (defined once) and shared fixtures.
+
+The personas: `admin`; `supervisor_a` of team A; `agent_a1` and `agent_a2` in team A; `agent_b1` in
+team B (supervised by nobody in particular). Permission tests become one-liners.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from crm.models import Role, Team, User
+from tests.factories import TeamFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # The cache is real (Redis in the PostgreSQL run); start every test from an empty one.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return UserFactory(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def supervisor_a(db) -> User:
+    return UserFactory(username="supervisor_a", role=Role.SUPERVISOR, is_staff=True)
+
+
+@pytest.fixture
+def agent_a1(db) -> User:
+    return UserFactory(username="agent_a1", role=Role.AGENT)
+
+
+@pytest.fixture
+def agent_a2(db) -> User:
+    return UserFactory(username="agent_a2", role=Role.AGENT)
+
+
+@pytest.fixture
+def agent_b1(db) -> User:
+    return UserFactory(username="agent_b1", role=Role.AGENT)
+
+
+@pytest.fixture
+def team_a(supervisor_a, agent_a1, agent_a2) -> Team:
+    return TeamFactory(name="Team A", supervisors=[supervisor_a], members=[agent_a1, agent_a2])
+
+
+@pytest.fixture
+def team_b(agent_b1) -> Team:
+    return TeamFactory(name="Team B", members=[agent_b1])
