@@ -128,7 +128,9 @@ class CallLog(models.Model):
                 name="calls_calllog_answered_after_started",
             ),
             models.CheckConstraint(
-                condition=Q(answered_at__isnull=True) | Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("answered_at")),
+                condition=Q(answered_at__isnull=True)
+                | Q(ended_at__isnull=True)
+                | Q(ended_at__gte=models.F("answered_at")),
                 name="calls_calllog_ended_after_answered",
             ),
             models.CheckConstraint(
@@ -226,6 +228,15 @@ class SessionEndReason(models.TextChoices):
     ADMIN = "admin", "Closed by an admin"
 
 
+class AgentSessionQuerySet(models.QuerySet["AgentSession"]):
+    def overlapping(self, start: datetime, end: datetime) -> AgentSessionQuerySet:
+        """Sessions that cover any part of [start, end); an open session counts until now."""
+        return self.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start), started_at__lt=end)
+
+    def open(self) -> AgentSessionQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+
 class AgentSession(models.Model):
     """A login session: from the first change away from `offline` (or login) to `offline` (or logout)."""
 
@@ -235,7 +246,7 @@ class AgentSession(models.Model):
     end_reason = models.CharField(max_length=16, choices=SessionEndReason.choices, blank=True)
     source = models.CharField(max_length=16, choices=RecordSource.choices, default=RecordSource.API)
 
-    objects = AgentStatusPeriodQuerySet.as_manager()
+    objects = AgentSessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
@@ -300,7 +311,9 @@ class ApiKeyManager(models.Manager["ApiKey"]):
 class ApiKey(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, help_text="What this key is for, e.g. 'softphone on desk 12'.")
-    prefix = models.CharField(max_length=10, db_index=True, editable=False, help_text="First characters, to recognise it.")
+    prefix = models.CharField(
+        max_length=10, db_index=True, editable=False, help_text="First characters, to recognise it."
+    )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)

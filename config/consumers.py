@@ -13,7 +13,7 @@ class HealthConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") != "ping":
-            await self.send_json({"type": "error", "detail": "Send {\"type\": \"ping\"}."})
+            await self.send_json({"type": "error", "detail": 'Send {"type": "ping"}.'})
             return
         await self.channel_layer.send(self.channel_name, {"type": "health.pong"})
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -14,12 +16,14 @@ from django.utils import timezone
 from crm.phones import to_e164, validate_e164
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 def _choices_check(field: str, choices: type[models.TextChoices], *, blank: bool = False) -> models.CheckConstraint:
     values = list(choices.values) + ([""] if blank else [])
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": values}), name=f"%(app_label)s_%(class)s_{field}_valid")
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": values}), name=f"%(app_label)s_%(class)s_{field}_valid"
+    )
 
 
 # --- Users -----------------------------------------------------------------------------------------
@@ -54,7 +58,10 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT, db_index=True)
     phone_extension = models.CharField(max_length=16, blank=True, help_text="Softphone extension or SIP user.")
     language = models.CharField(
-        max_length=8, choices=settings.LANGUAGES, blank=True, help_text="Interface language; empty = browser's."
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text="Interface language; empty = browser's.",
     )
 
     objects: ClassVar[UserManager] = UserManager()
@@ -133,7 +140,9 @@ class Campaign(models.Model):
         constraints = [
             _choices_check("channel", Channel),
             models.CheckConstraint(
-                condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
                 name="crm_campaign_end_after_start",
                 violation_error_message="A campaign cannot end before it starts.",
             ),
@@ -176,19 +185,21 @@ class ContactQuerySet(models.QuerySet["Contact"]):
 
 class Contact(models.Model):
     name = models.CharField(max_length=200, blank=True)
-    phone = models.CharField(max_length=20, unique=True, validators=[validate_e164], help_text="E.164, e.g. +48600100200.")
+    phone = models.CharField(
+        max_length=20, unique=True, validators=[validate_e164], help_text="E.164, e.g. +48600100200."
+    )
     email = models.EmailField(blank=True)
     company = models.CharField(max_length=200, blank=True)
-    assigned_agent = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
-    )
+    assigned_agent = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     lead_status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
     lead_status_changed_at = models.DateTimeField(default=timezone.now)
     business_reason = models.CharField(max_length=32, choices=BusinessReason.choices, blank=True)
     callback_at = models.DateTimeField(null=True, blank=True)
     whatsapp_opted_out_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set when the contact asked not to be messaged; outbound WhatsApp is refused."
+        null=True,
+        blank=True,
+        help_text="Set when the contact asked not to be messaged; outbound WhatsApp is refused.",
     )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     notes = models.TextField(blank=True)
@@ -214,9 +225,13 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.phone}".strip()
 
-    def clean(self) -> None:
-        if self.phone:
-            self.phone = to_e164(self.phone)
+    def clean_fields(self, exclude=None) -> None:
+        # Accept what people type ("600 100 200") and store E.164; the field's validator then
+        # reports anything that is not a phone number at all.
+        if self.phone and not (exclude and "phone" in exclude):
+            with contextlib.suppress(ValidationError):
+                self.phone = to_e164(self.phone)
+        super().clean_fields(exclude)
 
 
 class LeadStatusChange(models.Model):
@@ -234,7 +249,9 @@ class LeadStatusChange(models.Model):
         constraints = [
             _choices_check("from_status", LeadStatus, blank=True),
             _choices_check("to_status", LeadStatus),
-            models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="crm_leadstatuschange_changes"),
+            models.CheckConstraint(
+                condition=~Q(from_status=models.F("to_status")), name="crm_leadstatuschange_changes"
+            ),
         ]
         indexes = [
             models.Index(fields=["to_status", "changed_at"], name="leadchange_status_time"),
@@ -299,7 +316,9 @@ class Conversation(models.Model):
         default=False, help_text="The bot answered before any human (the base of the escalation rate)."
     )
     escalated_to_human = models.BooleanField(default=False)
-    escalated_at = models.DateTimeField(null=True, blank=True, help_text="Bot hand-off time; FRT is measured from here.")
+    escalated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Bot hand-off time; FRT is measured from here."
+    )
     first_response_at = models.DateTimeField(null=True, blank=True, help_text="First outbound message by a human.")
     first_response_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     resolved_at = models.DateTimeField(null=True, blank=True, help_text="Last resolution (cleared while reopened).")
@@ -401,7 +420,12 @@ class Message(models.Model):
     direction = models.CharField(max_length=16, choices=Direction.choices)
     author_type = models.CharField(max_length=16, choices=AuthorType.choices)
     agent = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", help_text="The human author."
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        help_text="The human author.",
     )
     body = models.TextField(blank=True)
     media_count = models.PositiveSmallIntegerField(default=0)
@@ -476,7 +500,8 @@ class Broadcast(models.Model):
         constraints = [
             _choices_check("status", BroadcastStatus),
             models.CheckConstraint(
-                condition=Q(completed_at__isnull=True) | Q(started_at__isnull=False, completed_at__gte=models.F("started_at")),
+                condition=Q(completed_at__isnull=True)
+                | Q(started_at__isnull=False, completed_at__gte=models.F("started_at")),
                 name="crm_broadcast_completed_after_started",
             ),
         ]

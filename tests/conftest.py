@@ -23,34 +23,34 @@ def _clear_cache():
 
 @pytest.fixture
 def admin(db) -> User:
-    return UserFactory(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
+    return UserFactory.create(username="admin", role=Role.ADMIN, is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
 def supervisor_a(db) -> User:
-    return UserFactory(username="supervisor_a", role=Role.SUPERVISOR, is_staff=True)
+    return UserFactory.create(username="supervisor_a", role=Role.SUPERVISOR, is_staff=True)
 
 
 @pytest.fixture
 def agent_a1(db) -> User:
-    return UserFactory(username="agent_a1", role=Role.AGENT)
+    return UserFactory.create(username="agent_a1", role=Role.AGENT)
 
 
 @pytest.fixture
 def agent_a2(db) -> User:
-    return UserFactory(username="agent_a2", role=Role.AGENT)
+    return UserFactory.create(username="agent_a2", role=Role.AGENT)
 
 
 @pytest.fixture
 def agent_b1(db) -> User:
-    return UserFactory(username="agent_b1", role=Role.AGENT)
+    return UserFactory.create(username="agent_b1", role=Role.AGENT)
 
 
 @pytest.fixture
 def team_a(supervisor_a, agent_a1, agent_a2) -> Team:
-    return TeamFactory(name="Team A", supervisors=[supervisor_a], members=[agent_a1, agent_a2])
+    return TeamFactory.create(name="Team A", supervisors=[supervisor_a], members=[agent_a1, agent_a2])
 
 
 @pytest.fixture
 def team_b(agent_b1) -> Team:
-    return TeamFactory(name="Team B", members=[agent_b1])
+    return TeamFactory.create(name="Team B", members=[agent_b1])

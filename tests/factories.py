@@ -1,4 +1,7 @@
-"""factory_boy factories for every model; they build valid rows (all constraints satisfied)."""
+"""factory_boy factories for every model; they build valid rows (all constraints satisfied).
+
+Call `XFactory.create(...)` (typed: returns the model) rather than `XFactory(...)` (untyped).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from calls.models import AgentSession, AgentStatus, AgentStatusPeriod, ApiKey, CallLog, CallStatus, hash_api_key
+from calls.models import (
+    AgentSession,
+    AgentStatus,
+    AgentStatusPeriod,
+    ApiKey,
+    CallLog,
+    CallStatus,
+    hash_api_key,
+)
 from crm.models import (
     AuthorType,
     Broadcast,
@@ -25,7 +36,7 @@ from crm.models import (
 )
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -39,7 +50,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw")
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         skip_postgeneration_save = True
@@ -57,7 +68,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
             self.supervisors.add(*extracted)
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
     class Meta:
         model = Campaign
         skip_postgeneration_save = True
@@ -71,7 +82,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
             self.members.add(*extracted)
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -80,7 +91,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     lead_status = LeadStatus.NEW
 
 
-class LeadStatusChangeFactory(factory.django.DjangoModelFactory):
+class LeadStatusChangeFactory(factory.django.DjangoModelFactory[LeadStatusChange]):
     class Meta:
         model = LeadStatusChange
 
@@ -89,7 +100,7 @@ class LeadStatusChangeFactory(factory.django.DjangoModelFactory):
     to_status = LeadStatus.CONTACTED
 
 
-class CallLogFactory(factory.django.DjangoModelFactory):
+class CallLogFactory(factory.django.DjangoModelFactory[CallLog]):
     """A completed, answered call of 2 minutes unless told otherwise."""
 
     class Meta:
@@ -101,11 +112,11 @@ class CallLogFactory(factory.django.DjangoModelFactory):
     status = CallStatus.COMPLETED
     started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=10))
     answered_at = factory.LazyAttribute(lambda c: c.started_at + timedelta(seconds=10))
-    ended_at = factory.LazyAttribute(lambda c: c.answered_at + timedelta(seconds=120))
+    ended_at = factory.LazyAttribute(lambda c: (c.answered_at or c.started_at) + timedelta(seconds=120))
     duration_seconds = 120
 
 
-class AgentStatusPeriodFactory(factory.django.DjangoModelFactory):
+class AgentStatusPeriodFactory(factory.django.DjangoModelFactory[AgentStatusPeriod]):
     class Meta:
         model = AgentStatusPeriod
 
@@ -115,7 +126,7 @@ class AgentStatusPeriodFactory(factory.django.DjangoModelFactory):
     ended_at = factory.LazyAttribute(lambda p: p.started_at + timedelta(minutes=30))
 
 
-class AgentSessionFactory(factory.django.DjangoModelFactory):
+class AgentSessionFactory(factory.django.DjangoModelFactory[AgentSession]):
     class Meta:
         model = AgentSession
 
@@ -124,7 +135,7 @@ class AgentSessionFactory(factory.django.DjangoModelFactory):
     ended_at = factory.LazyAttribute(lambda s: s.started_at + timedelta(hours=1))
 
 
-class ApiKeyFactory(factory.django.DjangoModelFactory):
+class ApiKeyFactory(factory.django.DjangoModelFactory[ApiKey]):
     class Meta:
         model = ApiKey
 
@@ -134,7 +145,7 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     key_hash = factory.Sequence(lambda n: hash_api_key(f"cb_raw{n}"))
 
 
-class ConversationFactory(factory.django.DjangoModelFactory):
+class ConversationFactory(factory.django.DjangoModelFactory[Conversation]):
     class Meta:
         model = Conversation
 
@@ -142,7 +153,7 @@ class ConversationFactory(factory.django.DjangoModelFactory):
     created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
     """An inbound customer message in a conversation."""
 
     class Meta:
@@ -157,7 +168,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
     twilio_sid = factory.Sequence(lambda n: f"SM{n:032d}")
 
 
-class BroadcastFactory(factory.django.DjangoModelFactory):
+class BroadcastFactory(factory.django.DjangoModelFactory[Broadcast]):
     class Meta:
         model = Broadcast
 

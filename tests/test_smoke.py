@@ -6,5 +6,5 @@ from tests.factories import CallLogFactory
 
 @pytest.mark.django_db
 def test_factories_build_valid_rows():
-    call = CallLogFactory()
+    call = CallLogFactory.create()
     assert CallLog.objects.get() == call

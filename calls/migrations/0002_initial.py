@@ -6,152 +6,293 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('calls', '0001_initial'),
-        ('crm', '0001_initial'),
+        ("calls", "0001_initial"),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agentsession',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agent_sessions', to=settings.AUTH_USER_MODEL),
+            model_name="agentsession",
+            name="agent",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="agent_sessions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='agentstatusperiod',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_periods', to=settings.AUTH_USER_MODEL),
+            model_name="agentstatusperiod",
+            name="agent",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="status_periods",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='apikey',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to=settings.AUTH_USER_MODEL),
+            model_name="apikey",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="api_keys",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='calllog',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calls', to=settings.AUTH_USER_MODEL),
+            model_name="calllog",
+            name="agent",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="calls", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='calllog',
-            name='campaign',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='crm.campaign'),
+            model_name="calllog",
+            name="campaign",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="calls",
+                to="crm.campaign",
+            ),
         ),
         migrations.AddField(
-            model_name='calllog',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='crm.contact'),
+            model_name="calllog",
+            name="contact",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="calls",
+                to="crm.contact",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agentsession',
-            index=models.Index(fields=['agent', 'started_at'], name='session_agent_started'),
+            model_name="agentsession",
+            index=models.Index(fields=["agent", "started_at"], name="session_agent_started"),
         ),
         migrations.AddConstraint(
-            model_name='agentsession',
-            constraint=models.CheckConstraint(condition=models.Q(('end_reason__in', ['logout', 'offline', 'timeout', 'admin', ''])), name='calls_agentsession_end_reason_valid'),
+            model_name="agentsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_reason__in", ["logout", "offline", "timeout", "admin", ""])),
+                name="calls_agentsession_end_reason_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentsession',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['api', 'twilio', 'import', 'admin', 'demo'])), name='calls_agentsession_source_valid'),
+            model_name="agentsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["api", "twilio", "import", "admin", "demo"])),
+                name="calls_agentsession_source_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentsession',
-            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('agent',), name='calls_agentsession_one_open_per_agent', violation_error_message='An agent has at most one open login session.'),
+            model_name="agentsession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("ended_at__isnull", True)),
+                fields=("agent",),
+                name="calls_agentsession_one_open_per_agent",
+                violation_error_message="An agent has at most one open login session.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentsession',
-            constraint=models.CheckConstraint(condition=models.Q(('ended_at__isnull', True), ('ended_at__gte', models.F('started_at')), _connector='OR'), name='calls_agentsession_ended_after_started'),
+            model_name="agentsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ended_at__isnull", True), ("ended_at__gte", models.F("started_at")), _connector="OR"
+                ),
+                name="calls_agentsession_ended_after_started",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agentstatusperiod',
-            index=models.Index(fields=['agent', 'started_at'], name='status_agent_started'),
+            model_name="agentstatusperiod",
+            index=models.Index(fields=["agent", "started_at"], name="status_agent_started"),
         ),
         migrations.AddIndex(
-            model_name='agentstatusperiod',
-            index=models.Index(fields=['agent', 'ended_at'], name='status_agent_ended'),
+            model_name="agentstatusperiod",
+            index=models.Index(fields=["agent", "ended_at"], name="status_agent_ended"),
         ),
         migrations.AddConstraint(
-            model_name='agentstatusperiod',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['available', 'on_call', 'wrap_up', 'break', 'away', 'offline'])), name='calls_agentstatusperiod_status_valid'),
+            model_name="agentstatusperiod",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["available", "on_call", "wrap_up", "break", "away", "offline"])),
+                name="calls_agentstatusperiod_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentstatusperiod',
-            constraint=models.CheckConstraint(condition=models.Q(('reason__in', ['lunch', 'short', 'training', 'meeting', 'personal', 'other', ''])), name='calls_agentstatusperiod_reason_valid'),
+            model_name="agentstatusperiod",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reason__in", ["lunch", "short", "training", "meeting", "personal", "other", ""])),
+                name="calls_agentstatusperiod_reason_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentstatusperiod',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['api', 'twilio', 'import', 'admin', 'demo'])), name='calls_agentstatusperiod_source_valid'),
+            model_name="agentstatusperiod",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["api", "twilio", "import", "admin", "demo"])),
+                name="calls_agentstatusperiod_source_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentstatusperiod',
-            constraint=models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('agent',), name='calls_agentstatusperiod_one_open_per_agent', violation_error_message='An agent has exactly one current state.'),
+            model_name="agentstatusperiod",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("ended_at__isnull", True)),
+                fields=("agent",),
+                name="calls_agentstatusperiod_one_open_per_agent",
+                violation_error_message="An agent has exactly one current state.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentstatusperiod',
-            constraint=models.CheckConstraint(condition=models.Q(('ended_at__isnull', True), ('ended_at__gte', models.F('started_at')), _connector='OR'), name='calls_agentstatusperiod_ended_after_started'),
+            model_name="agentstatusperiod",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ended_at__isnull", True), ("ended_at__gte", models.F("started_at")), _connector="OR"
+                ),
+                name="calls_agentstatusperiod_ended_after_started",
+            ),
         ),
         migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['agent', 'started_at'], name='call_agent_started'),
+            model_name="calllog",
+            index=models.Index(fields=["agent", "started_at"], name="call_agent_started"),
         ),
         migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['started_at'], name='call_started'),
+            model_name="calllog",
+            index=models.Index(fields=["started_at"], name="call_started"),
         ),
         migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['campaign', 'started_at'], name='call_campaign_started'),
+            model_name="calllog",
+            index=models.Index(fields=["campaign", "started_at"], name="call_campaign_started"),
         ),
         migrations.AddIndex(
-            model_name='calllog',
-            index=models.Index(fields=['contact', 'started_at'], name='call_contact_started'),
+            model_name="calllog",
+            index=models.Index(fields=["contact", "started_at"], name="call_contact_started"),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['in_progress', 'completed', 'no_answer', 'busy', 'failed', 'dropped'])), name='calls_calllog_status_valid'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["in_progress", "completed", "no_answer", "busy", "failed", "dropped"])
+                ),
+                name="calls_calllog_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('outcome__in', ['lead', 'interested', 'not_interested', 'callback', 'wrong_number', 'voicemail', 'other', ''])), name='calls_calllog_outcome_valid'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "outcome__in",
+                        [
+                            "lead",
+                            "interested",
+                            "not_interested",
+                            "callback",
+                            "wrong_number",
+                            "voicemail",
+                            "other",
+                            "",
+                        ],
+                    )
+                ),
+                name="calls_calllog_outcome_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('direction__in', ['outbound', 'inbound'])), name='calls_calllog_direction_valid'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("direction__in", ["outbound", "inbound"])),
+                name="calls_calllog_direction_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('business_reason__in', ['rescheduled', 'interested', 'not_interested', 'no_budget', 'competitor', 'wrong_number', 'do_not_call', 'other', ''])), name='calls_calllog_business_reason_valid'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "business_reason__in",
+                        [
+                            "rescheduled",
+                            "interested",
+                            "not_interested",
+                            "no_budget",
+                            "competitor",
+                            "wrong_number",
+                            "do_not_call",
+                            "other",
+                            "",
+                        ],
+                    )
+                ),
+                name="calls_calllog_business_reason_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['api', 'twilio', 'import', 'admin', 'demo'])), name='calls_calllog_source_valid'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["api", "twilio", "import", "admin", "demo"])),
+                name="calls_calllog_source_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('ended_at__isnull', True), ('status', 'in_progress')), models.Q(models.Q(('status', 'in_progress'), _negated=True), ('ended_at__isnull', False)), _connector='OR'), name='calls_calllog_ended_iff_final', violation_error_message='A call has an end time exactly when its status is final.'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("ended_at__isnull", True), ("status", "in_progress")),
+                    models.Q(models.Q(("status", "in_progress"), _negated=True), ("ended_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="calls_calllog_ended_iff_final",
+                violation_error_message="A call has an end time exactly when its status is final.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('ended_at__isnull', True), ('ended_at__gte', models.F('started_at')), _connector='OR'), name='calls_calllog_ended_after_started', violation_error_message='A call cannot end before it starts.'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ended_at__isnull", True), ("ended_at__gte", models.F("started_at")), _connector="OR"
+                ),
+                name="calls_calllog_ended_after_started",
+                violation_error_message="A call cannot end before it starts.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('answered_at__isnull', True), ('answered_at__gte', models.F('started_at')), _connector='OR'), name='calls_calllog_answered_after_started'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("answered_at__isnull", True),
+                    ("answered_at__gte", models.F("started_at")),
+                    _connector="OR",
+                ),
+                name="calls_calllog_answered_after_started",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('answered_at__isnull', True), ('ended_at__isnull', True), ('ended_at__gte', models.F('answered_at')), _connector='OR'), name='calls_calllog_ended_after_answered'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("answered_at__isnull", True),
+                    ("ended_at__isnull", True),
+                    ("ended_at__gte", models.F("answered_at")),
+                    _connector="OR",
+                ),
+                name="calls_calllog_ended_after_answered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_seconds__gte', 0), ('wrap_up_seconds__gte', 0)), name='calls_calllog_durations_not_negative'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("duration_seconds__gte", 0), ("wrap_up_seconds__gte", 0)),
+                name="calls_calllog_durations_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calllog',
-            constraint=models.CheckConstraint(condition=models.Q(('answered_at__isnull', False), ('duration_seconds', 0), _connector='OR'), name='calls_calllog_unanswered_has_no_talk_time'),
+            model_name="calllog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("answered_at__isnull", False), ("duration_seconds", 0), _connector="OR"),
+                name="calls_calllog_unanswered_has_no_talk_time",
+            ),
         ),
     ]

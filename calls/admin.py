@@ -1,0 +1,253 @@
+"""Django admin for voice: calls, agent state timelines, login sessions and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from calls.models import AgentSession, AgentStatusPeriod, ApiKey, CallLog, RecordSource, SessionEndReason
+from crm.admin import PreciseTimesAdmin
+
+
+def hms(seconds: int | float | None) -> str:
+    """A duration as h:mm:ss, the way a contact centre reads talk and wrap-up time."""
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def talk_seconds(answered_at: datetime | None, ended_at: datetime | None) -> int:
+    """METRICS.md: duration = ended - answered for answered calls, else 0."""
+    if answered_at is None or ended_at is None:
+        return 0
+    return max(0, int((ended_at - answered_at).total_seconds()))
+
+
+class OpenListFilter(admin.SimpleListFilter):
+    """Open rows (the agent's current state or session) against closed ones."""
+
+    title = "open / closed"
+    parameter_name = "open"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Open (current)"), ("no", "Closed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(ended_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(ended_at__isnull=False)
+        return queryset
+
+
+@admin.register(CallLog)
+class CallLogAdmin(PreciseTimesAdmin):
+    list_display = (
+        "started_at",
+        "agent",
+        "phone_number",
+        "direction",
+        "status",
+        "outcome",
+        "talk_time",
+        "wrap_up_time",
+        "campaign",
+    )
+    list_filter = (
+        "status",
+        "outcome",
+        "direction",
+        "business_reason",
+        "source",
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        ("agent", admin.RelatedOnlyFieldListFilter),
+    )
+    list_select_related = ("agent", "campaign")
+    search_fields = (
+        "phone_number",
+        "agent__username",
+        "agent__first_name",
+        "agent__last_name",
+        "contact__name",
+        "twilio_call_sid",
+        "external_id",
+    )
+    date_hierarchy = "started_at"
+    autocomplete_fields = ("agent", "contact", "campaign")
+    readonly_fields = ("duration_seconds", "talk_time", "source", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("agent", "contact", "campaign", "phone_number", "direction")}),
+        (
+            "Telephony",
+            {
+                "fields": (
+                    "status",
+                    "started_at",
+                    "answered_at",
+                    "ended_at",
+                    ("duration_seconds", "talk_time"),
+                )
+            },
+        ),
+        (
+            "Disposition",
+            {
+                "fields": (
+                    "outcome",
+                    "business_reason",
+                    "callback_at",
+                    "disposition_at",
+                    "wrap_up_seconds",
+                    "notes",
+                )
+            },
+        ),
+        (
+            "Provenance",
+            {
+                "fields": (
+                    "source",
+                    "twilio_call_sid",
+                    "external_id",
+                    ("price", "price_unit"),
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    list_per_page = 100
+
+    @admin.display(description="Talk time", ordering="duration_seconds")
+    def talk_time(self, obj: CallLog) -> str:
+        return hms(obj.duration_seconds)
+
+    @admin.display(description="Wrap-up", ordering="wrap_up_seconds")
+    def wrap_up_time(self, obj: CallLog) -> str:
+        return hms(obj.wrap_up_seconds)
+
+    def save_model(self, request: HttpRequest, obj: CallLog, form: ModelForm, change: bool) -> None:
+        # Talk time is derived, never typed: a staff correction of the times corrects it too.
+        obj.duration_seconds = talk_seconds(obj.answered_at, obj.ended_at)
+        if not change:
+            obj.source = RecordSource.ADMIN
+        super().save_model(request, obj, form, change)
+
+
+class _TimelineAdmin(PreciseTimesAdmin):
+    list_select_related = ("agent",)
+    search_fields = ("agent__username", "agent__first_name", "agent__last_name")
+    date_hierarchy = "started_at"
+    autocomplete_fields = ("agent",)
+    readonly_fields = ("source",)
+    list_per_page = 100
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if not change:
+            obj.source = RecordSource.ADMIN
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Length")
+    def length(self, obj: AgentStatusPeriod | AgentSession) -> str:
+        end = obj.ended_at or timezone.now()
+        text = hms((end - obj.started_at).total_seconds())
+        return text if obj.ended_at else f"{text} (open)"
+
+
+@admin.register(AgentStatusPeriod)
+class AgentStatusPeriodAdmin(_TimelineAdmin):
+    list_display = ("agent", "status", "reason", "started_at", "ended_at", "length", "source")
+    list_filter = (OpenListFilter, "status", "reason", "source", ("agent", admin.RelatedOnlyFieldListFilter))
+
+
+@admin.register(AgentSession)
+class AgentSessionAdmin(_TimelineAdmin):
+    list_display = ("agent", "started_at", "ended_at", "length", "end_reason", "source")
+    list_filter = (OpenListFilter, "end_reason", "source", ("agent", admin.RelatedOnlyFieldListFilter))
+
+    def save_model(self, request: HttpRequest, obj: AgentSession, form: ModelForm, change: bool) -> None:
+        if obj.ended_at is not None and not obj.end_reason:
+            obj.end_reason = SessionEndReason.ADMIN
+        super().save_model(request, obj, form, change)
+
+
+class ApiKeyStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are generated by the server; staff name them, see the raw key once, and revoke them."""
+
+    list_display = ("name", "user", "masked_key", "is_active", "created_at", "last_used_at", "revoked_at")
+    list_filter = (ApiKeyStatusFilter,)
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__username", "user__first_name", "user__last_name")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("user",)
+    actions = ("revoke_keys",)
+    list_per_page = 100
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
+        # key_hash is never shown, not even read-only.
+        if obj is None:
+            return ("user", "name")
+        return ("user", "name", "masked_key", "is_active", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("user", "masked_key", "is_active", "created_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="Key")
+    def masked_key(self, obj: ApiKey) -> str:
+        return f"{obj.prefix}…"
+
+    @admin.display(description="Active", boolean=True, ordering="revoked_at")
+    def is_active(self, obj: ApiKey) -> bool:
+        return obj.is_active
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, raw = ApiKey.objects.create_key(obj.user, obj.name)
+        # The admin goes on with `obj` (log entry, redirect): make it the saved row.
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+        messages.success(
+            request,
+            format_html(
+                "The API key for {} is <code>{}</code> — copy it now: it is stored hashed and will not be shown again.",
+                obj.user,
+                raw,
+            ),
+        )
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
+            key.revoke()
+        self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)

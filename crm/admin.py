@@ -1,0 +1,425 @@
+"""Django admin for people and customers: staff run users, teams, campaigns, contacts and chats from here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, DateTimeField, Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+
+from crm.models import (
+    Broadcast,
+    Campaign,
+    Contact,
+    Conversation,
+    LeadStatusChange,
+    Message,
+    Team,
+    User,
+)
+
+
+def _team_links(teams: QuerySet[Team]) -> SafeString | str:
+    links = format_html_join(
+        ", ", '<a href="{}">{}</a>', ((reverse("admin:crm_team_change", args=[t.pk]), t.name) for t in teams)
+    )
+    return links or "—"
+
+
+class PreciseTimesAdmin(admin.ModelAdmin):
+    """Admin date-time widgets show whole seconds, so saving a form would truncate every timestamp of
+    the row, and open sub-second gaps between an agent's adjacent status periods. Keep the stored
+    value of each date-time the staff user did not change."""
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        obj = super().save_form(request, form, change)
+        if change:
+            keep_stored_times(obj, form)
+        return obj
+
+
+def keep_stored_times(obj: Model, form: ModelForm) -> None:
+    untouched = [
+        f.attname
+        for f in obj._meta.concrete_fields
+        if isinstance(f, DateTimeField) and f.name in form.fields and f.name not in form.changed_data
+    ]
+    if untouched:
+        stored = type(obj)._default_manager.filter(pk=obj.pk).values(*untouched).get()
+        for attname, value in stored.items():
+            setattr(obj, attname, value)
+
+
+# --- Users and teams ---------------------------------------------------------------------------------
+
+
+@admin.register(User)
+class UserAdmin(PreciseTimesAdmin, DjangoUserAdmin):
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Contact centre",
+            {"fields": ("role", "phone_extension", "language", "team_list", "supervised_team_list")},
+        ),
+        (
+            "Permissions",
+            {
+                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                "classes": ("collapse",),
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (
+            "Contact centre",
+            {
+                "classes": ("wide",),
+                "fields": ("first_name", "last_name", "email", "role", "phone_extension", "language"),
+            },
+        ),
+    )
+    readonly_fields = ("team_list", "supervised_team_list", "last_login", "date_joined")
+    list_display = (
+        "username",
+        "full_name",
+        "email",
+        "role",
+        "phone_extension",
+        "team_names",
+        "is_active",
+        "is_staff",
+        "last_login",
+    )
+    list_filter = ("role", "is_active", "is_staff", "is_superuser", "teams", "language")
+    search_fields = ("username", "first_name", "last_name", "email", "phone_extension")
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("teams", "supervised_teams")
+
+    @admin.display(description="Name", ordering="last_name")
+    def full_name(self, obj: User) -> str:
+        return obj.get_full_name()
+
+    @admin.display(description="Teams")
+    def team_names(self, obj: User) -> str:
+        # .all() reads the prefetch cache filled by get_queryset: no query per row.
+        return ", ".join(t.name for t in obj.teams.all())
+
+    @admin.display(description="Member of")
+    def team_list(self, obj: User) -> SafeString | str:
+        return _team_links(obj.teams.all())
+
+    @admin.display(description="Supervises")
+    def supervised_team_list(self, obj: User) -> SafeString | str:
+        return _team_links(obj.supervised_teams.all())
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "supervisor_names", "member_count", "created_at")
+    search_fields = ("name", "description")
+    autocomplete_fields = ("supervisors", "members")
+    readonly_fields = ("created_at",)
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(member_count=Count("members", distinct=True))
+            .prefetch_related("supervisors")
+        )
+
+    @admin.display(description="Supervisors")
+    def supervisor_names(self, obj: Team) -> str:
+        return ", ".join(str(u) for u in obj.supervisors.all())
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, obj: Any) -> int:
+        return obj.member_count
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "channel", "team", "is_active", "start_date", "end_date", "contact_count")
+    list_filter = ("is_active", "channel", "team")
+    list_select_related = ("team",)
+    search_fields = ("name", "description")
+    date_hierarchy = "start_date"
+    autocomplete_fields = ("team", "members")
+    readonly_fields = ("created_at",)
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
+        return super().get_queryset(request).annotate(contact_count=Count("contacts", distinct=True))
+
+    @admin.display(description="Contacts", ordering="contact_count")
+    def contact_count(self, obj: Any) -> int:
+        return obj.contact_count
+
+
+# --- Contacts (leads) --------------------------------------------------------------------------------
+
+
+class LeadStatusChangeInline(admin.TabularInline):
+    """The contact's lead history: an audit trail, so read-only here."""
+
+    model = LeadStatusChange
+    fields = ("changed_at", "from_status", "to_status", "changed_by", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-changed_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadStatusChange]:
+        return super().get_queryset(request).select_related("contact", "changed_by")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Contact)
+class ContactAdmin(PreciseTimesAdmin):
+    list_display = (
+        "name",
+        "phone",
+        "company",
+        "lead_status",
+        "business_reason",
+        "assigned_agent",
+        "campaign",
+        "callback_at",
+        "created_at",
+    )
+    list_filter = (
+        "lead_status",
+        "business_reason",
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        ("assigned_agent", admin.RelatedOnlyFieldListFilter),
+    )
+    list_select_related = ("assigned_agent", "campaign")
+    search_fields = ("name", "phone", "email", "company", "external_id")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("assigned_agent", "campaign")
+    readonly_fields = ("lead_status_changed_at", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "phone", "email", "company", "external_id")}),
+        (
+            "Lead",
+            {
+                "fields": (
+                    "campaign",
+                    "assigned_agent",
+                    "lead_status",
+                    "lead_status_changed_at",
+                    "business_reason",
+                    "callback_at",
+                )
+            },
+        ),
+        ("WhatsApp", {"fields": ("whatsapp_opted_out_at",)}),
+        (None, {"fields": ("notes", "created_at", "updated_at")}),
+    )
+    inlines = (LeadStatusChangeInline,)
+    list_per_page = 50
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: ModelForm, change: bool) -> None:
+        # Every lead status change is recorded with its time (METRICS.md "Leads"), admin edits included.
+        status_changed = not change or "lead_status" in form.changed_data
+        if status_changed and change:
+            obj.lead_status_changed_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if status_changed:
+            LeadStatusChange.objects.create(
+                contact=obj,
+                from_status=form.initial.get("lead_status", "") if change else "",
+                to_status=obj.lead_status,
+                changed_at=obj.lead_status_changed_at,
+                changed_by=request.user if isinstance(request.user, User) else None,
+                note="Changed in the admin",
+            )
+
+
+@admin.register(LeadStatusChange)
+class LeadStatusChangeAdmin(admin.ModelAdmin):
+    """History rows can be added (back-filling) or deleted, but an existing row is never rewritten."""
+
+    list_display = ("changed_at", "contact", "from_status", "to_status", "changed_by", "note")
+    list_filter = ("to_status", "from_status")
+    list_select_related = ("contact", "changed_by")
+    search_fields = ("contact__name", "contact__phone", "note")
+    date_hierarchy = "changed_at"
+    autocomplete_fields = ("contact", "changed_by")
+    list_per_page = 100
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+
+# --- Conversations -----------------------------------------------------------------------------------
+
+
+class MessageInline(admin.TabularInline):
+    """The conversation's transcript, oldest first; messages come from Twilio and agents, never typed here."""
+
+    model = Message
+    fk_name = "conversation"
+    fields = ("created_at", "direction", "author_type", "agent", "body", "status")
+    readonly_fields = fields
+    ordering = ("created_at",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("agent")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(PreciseTimesAdmin):
+    list_display = (
+        "__str__",
+        "channel",
+        "status",
+        "priority",
+        "assigned_agent",
+        "campaign",
+        "created_at",
+        "last_message_at",
+        "escalated_to_human",
+        "csat_score",
+    )
+    list_filter = (
+        "status",
+        "priority",
+        "channel",
+        "escalated_to_human",
+        "handled_by_bot_first",
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        ("assigned_agent", admin.RelatedOnlyFieldListFilter),
+    )
+    list_select_related = ("contact", "assigned_agent", "campaign")
+    search_fields = ("contact__name", "contact__phone", "our_number")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("contact", "campaign", "assigned_agent", "first_response_by", "resolved_by")
+    readonly_fields = ("created_at", "updated_at", "last_message_at")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "contact",
+                    "channel",
+                    "our_number",
+                    "campaign",
+                    "assigned_agent",
+                    "status",
+                    "priority",
+                )
+            },
+        ),
+        (
+            "Timeline",
+            {
+                "fields": (
+                    "created_at",
+                    "updated_at",
+                    "last_message_at",
+                    ("handled_by_bot_first", "escalated_to_human", "escalated_at"),
+                    ("first_response_at", "first_response_by"),
+                    ("resolved_at", "resolved_by"),
+                    "reopened_count",
+                )
+            },
+        ),
+        ("Satisfaction", {"fields": ("csat_requested_at", "csat_score", "csat_received_at")}),
+    )
+    inlines = (MessageInline,)
+    list_per_page = 50
+
+
+@admin.register(Message)
+class MessageAdmin(PreciseTimesAdmin):
+    list_display = (
+        "created_at",
+        "direction",
+        "author_type",
+        "contact",
+        "agent",
+        "short_body",
+        "status",
+        "conversation_link",
+    )
+    list_filter = ("direction", "author_type", "status")
+    list_select_related = ("contact", "agent")
+    search_fields = ("body", "contact__name", "contact__phone", "twilio_sid")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("conversation", "contact", "broadcast", "agent")
+    readonly_fields = ("created_at", "updated_at")
+    list_per_page = 100
+
+    @admin.display(description="Message")
+    def short_body(self, obj: Message) -> str:
+        return Truncator(obj.body).chars(80)
+
+    @admin.display(description="Conversation", ordering="conversation")
+    def conversation_link(self, obj: Message) -> SafeString | str:
+        # The id is enough to link; showing the conversation's name would join its contact too.
+        if obj.conversation_id is None:
+            return "—"
+        url = reverse("admin:crm_conversation_change", args=[obj.conversation_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.conversation_id)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(PreciseTimesAdmin):
+    list_display = (
+        "name",
+        "campaign",
+        "status",
+        "scheduled_at",
+        "started_at",
+        "completed_at",
+        "message_count",
+        "created_by",
+    )
+    list_filter = ("status", ("campaign", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("campaign", "created_by")
+    search_fields = ("name", "body", "content_sid")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("campaign",)
+    readonly_fields = ("created_by", "created_at", "started_at", "completed_at")
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Broadcast]:
+        return super().get_queryset(request).annotate(message_count=Count("messages"))
+
+    @admin.display(description="Messages", ordering="message_count")
+    def message_count(self, obj: Any) -> int:
+        return obj.message_count
+
+    def save_model(self, request: HttpRequest, obj: Broadcast, form: ModelForm, change: bool) -> None:
+        if not change and isinstance(request.user, User):
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
