@@ -97,9 +97,10 @@ def test_anonymous_visitors_are_sent_to_the_login_page(server: Server) -> None:
 
 def test_websocket_stack_answers(server: Server) -> None:
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     ws_url = server.url.replace("http://", "ws://") + "/ws/health/"
-    with connect(ws_url, origin=server.url, open_timeout=10) as websocket:  # type: ignore[arg-type]
+    with connect(ws_url, origin=Origin(server.url), open_timeout=10) as websocket:
         websocket.send(json.dumps({"type": "ping"}))
         reply = json.loads(websocket.recv(timeout=10))
     assert reply == {"type": "pong", "channel_layer": "InMemoryChannelLayer"}
