@@ -47,7 +47,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var_dir = tmp_path_factory.mktemp("var")
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}}
     env.update(CALLBOARD_VAR_DIR=str(var_dir), DEMO_PASSWORD="demo", PYTHONUNBUFFERED="1")
     manage = [sys.executable, "manage.py"]
     steps = (

@@ -84,7 +84,9 @@ def test_generated_secret_is_made_once_and_kept(tmp_path):
 
 def _settings_in_subprocess(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Import the real settings module with a given environment, as `manage.py` would."""
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    # Only the process basics: none of the test run's own configuration (DATABASE_URL, REDIS_URL,
+    # CELERY_TASK_ALWAYS_EAGER in the PostgreSQL run) may leak into what is being tested.
+    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}}
     clean.update({"CALLBOARD_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", **env})
     code = (
         "import json, django; from django.conf import settings; django.setup(); "

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_renders(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert b"Log in to Callboard" in response.content
+
+
+def test_home_requires_login_and_greets_by_role(client, agent_a1, admin):
+    assert client.get("/").url.startswith("/accounts/login/")
+    client.force_login(agent_a1)
+    page = client.get("/").content.decode()
+    assert "Agent" in page and "/admin/" not in page
+    client.force_login(admin)
+    page = client.get("/").content.decode()
+    assert 'href="/admin/"' in page
+
+
+def test_wrong_password_is_explained_and_logs_nobody_in(client, agent_a1):
+    response = client.post("/accounts/login/", {"username": "agent_a1", "password": "nope"})
+    assert response.status_code == 200
+    assert b"didn't match" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_and_logout(client, agent_a1):
+    response = client.post("/accounts/login/", {"username": "agent_a1", "password": "pw"})
+    assert response.status_code == 302 and response.url == "/"
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"openapi: 3" in schema.content
+    docs = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs
+    assert "cdn." not in docs and "unpkg" not in docs
