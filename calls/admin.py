@@ -12,7 +12,16 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from calls.models import AgentSession, AgentStatusPeriod, ApiKey, CallLog, RecordSource, SessionEndReason
+from calls.models import (
+    AgentSession,
+    AgentStatusPeriod,
+    ApiKey,
+    CallLog,
+    RecordSource,
+    SessionEndReason,
+    TwilioCallEvent,
+    TwilioSyncRun,
+)
 from crm.admin import PreciseTimesAdmin
 
 
@@ -251,3 +260,61 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in keys:
             key.revoke()
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
+
+
+@admin.register(TwilioCallEvent)
+class TwilioCallEventAdmin(admin.ModelAdmin):
+    """Voice status callbacks as Twilio sent them: an audit trail, read-only."""
+
+    list_display = ("received_at", "call_sid", "call_status", "sequence_number", "call", "applied_at")
+    list_filter = ("call_status", ("applied_at", admin.EmptyFieldListFilter))
+    list_select_related = ("call",)
+    search_fields = ("call_sid",)
+    date_hierarchy = "received_at"
+    readonly_fields = ("call_sid", "call_status", "sequence_number", "payload", "received_at", "applied_at", "call")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TwilioSyncRun)
+class TwilioSyncRunAdmin(admin.ModelAdmin):
+    """Sync health: what each pull from Twilio matched, fixed and found missing."""
+
+    list_display = (
+        "started_at",
+        "day",
+        "status",
+        "fetched",
+        "matched",
+        "fixed",
+        "missing",
+        "duplicates",
+        "requested_by",
+    )
+    list_filter = ("status",)
+    list_select_related = ("requested_by",)
+    search_fields = ("error", "requested_by__username")
+    date_hierarchy = "started_at"
+    readonly_fields = (
+        "day",
+        "requested_by",
+        "status",
+        "started_at",
+        "finished_at",
+        "fetched",
+        "matched",
+        "fixed",
+        "missing",
+        "duplicates",
+        "error",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

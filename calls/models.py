@@ -283,7 +283,9 @@ def hash_api_key(raw: str) -> str:
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def active(self) -> ApiKeyQuerySet:
-        return self.filter(revoked_at__isnull=True, user__is_active=True)
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), revoked_at__isnull=True, user__is_active=True
+        )
 
     def for_key(self, raw: str) -> ApiKey | None:
         if not raw.startswith(API_KEY_PREFIX):
@@ -301,10 +303,10 @@ class ApiKeyManager(models.Manager["ApiKey"]):
     def active(self) -> ApiKeyQuerySet:
         return self.get_queryset().active()
 
-    def create_key(self, user: User, name: str) -> tuple[ApiKey, str]:
+    def create_key(self, user: User, name: str, *, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
         """Create a key and return it with the raw secret, which is never stored and never shown again."""
         raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        key = self.create(user=user, name=name, prefix=raw[:10], key_hash=hash_api_key(raw))
+        key = self.create(user=user, name=name, prefix=raw[:10], key_hash=hash_api_key(raw), expires_at=expires_at)
         return key, raw
 
 
@@ -317,6 +319,7 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Optional; the key stops working then.")
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyManager()
@@ -330,9 +333,62 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+# --- Twilio voice ---------------------------------------------------------------------------------
+
+
+class TwilioCallEvent(models.Model):
+    """Every signature-valid voice status callback, as received (the raw form fields).
+
+    Applied to the call with the same CallSid when it exists; a callback that arrives before its
+    call is kept unapplied and applied when the call appears (never lost).
+    """
+
+    call_sid = models.CharField(max_length=64, db_index=True)
+    call_status = models.CharField(max_length=32)
+    sequence_number = models.PositiveIntegerField(null=True, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    call = models.ForeignKey(CallLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="twilio_events")
+
+    class Meta:
+        ordering = ["received_at"]
+        indexes = [models.Index(fields=["call_sid", "applied_at"], name="twilio_event_sid_applied")]
+
+    def __str__(self) -> str:
+        return f"{self.call_sid} {self.call_status}"
+
+
+class TwilioSyncRun(models.Model):
+    """One pull of a day's calls from Twilio's REST API, with what it found (sync health)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    day = models.DateField()
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0, help_text="Calls listed by Twilio for the day.")
+    matched = models.PositiveIntegerField(default=0, help_text="Twilio calls found in our log by SID.")
+    fixed = models.PositiveIntegerField(default=0, help_text="Matched calls whose status/duration/price we corrected.")
+    missing = models.PositiveIntegerField(default=0, help_text="Twilio calls with no call in our log.")
+    duplicates = models.PositiveIntegerField(default=0, help_text="SIDs Twilio listed more than once.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Twilio sync {self.day} ({self.get_status_display()})"

@@ -1,0 +1,36 @@
+"""Who may touch what (API.md "Auth"): an unknown id is 404, someone else's data is 403 — everywhere."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+
+from calls.models import CallLog
+from crm.models import User
+
+
+def agent_for(user: User, agent_id: int | str) -> User:
+    try:
+        agent = User.objects.get(pk=int(agent_id))
+    except (User.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"There is no user with id {agent_id}.") from None
+    if not User.objects.visible_to(user).filter(pk=agent.pk).exists():
+        raise PermissionDenied("You may not see this agent's data.")
+    return agent
+
+
+def call_for(user: User, call_id: int | str) -> CallLog:
+    try:
+        call = CallLog.objects.select_related("agent").get(pk=int(call_id))
+    except (CallLog.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"There is no call with id {call_id}.") from None
+    if not CallLog.objects.for_user(user).filter(pk=call.pk).exists():
+        raise PermissionDenied("This call belongs to another agent.")
+    return call
+
+
+def current_user(request) -> User:
+    """The authenticated user of an API request (IsAuthenticated has already run)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user

@@ -1,0 +1,243 @@
+"""The calls and agent-time API (API.md "Calls", "Agent time"). Views are thin: authorise, validate,
+call one action, serialise."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import actions
+from calls.access import agent_for, call_for, current_user
+from calls.models import AgentSession, AgentStatusPeriod, CallLog
+from calls.serializers import (
+    AgentStatusSerializer,
+    AnsweredSerializer,
+    CallLogQuerySerializer,
+    CallLogSerializer,
+    DispositionSerializer,
+    EndCallSerializer,
+    StartCallSerializer,
+    TimelineQuerySerializer,
+)
+from crm.models import User
+from crm.periods import local_date, local_day_bounds
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class StartCallView(APIView):
+    @extend_schema(
+        request=StartCallSerializer,
+        responses={
+            201: inline_serializer(
+                "CallStarted",
+                {
+                    "call_id": serializers.IntegerField(),
+                    "started_at": serializers.DateTimeField(),
+                    "status": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(StartCallSerializer, request.data)
+        agent = current_user(request)
+        if data.get("agent_id") is not None and data["agent_id"] != current_user(request).pk:
+            if not current_user(request).is_admin:
+                raise PermissionDenied("Only admins may start a call for another agent.")
+            agent = agent_for(current_user(request), data["agent_id"])
+        call = actions.do_start_call(
+            agent,
+            phone_number=data["phone_number"],
+            contact=data.get("contact"),
+            campaign=data.get("campaign"),
+            direction=data["direction"],
+            started_at=data.get("started_at"),
+        )
+        return Response(
+            {"call_id": call.pk, "started_at": call.started_at, "status": call.status}, status=status.HTTP_201_CREATED
+        )
+
+
+class AnsweredView(APIView):
+    @extend_schema(request=AnsweredSerializer, responses={200: CallLogSerializer})
+    def post(self, request: Request) -> Response:
+        data = _validated(AnsweredSerializer, request.data)
+        call = actions.do_mark_answered(
+            call_for(current_user(request), data["call_id"]), answered_at=data.get("answered_at")
+        )
+        return Response({"call_id": call.pk, "answered_at": call.answered_at, "status": call.status})
+
+
+class EndCallView(APIView):
+    @extend_schema(
+        request=EndCallSerializer,
+        responses={
+            200: inline_serializer(
+                "CallEnded",
+                {
+                    "call_id": serializers.IntegerField(),
+                    "duration_seconds": serializers.IntegerField(),
+                    "new_average": serializers.FloatField(),
+                    "calls_made": serializers.IntegerField(),
+                    "total_talk_time": serializers.IntegerField(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(EndCallSerializer, request.data)
+        call = actions.do_end_call(
+            call_for(current_user(request), data["call_id"]),
+            status=data["status"],
+            outcome=data["outcome"],
+            notes=data["notes"],
+            ended_at=data.get("ended_at"),
+        )
+        totals = actions.agent_day_totals(call.agent, call.started_at)
+        return Response(
+            {
+                "call_id": call.pk,
+                "status": call.status,
+                "duration_seconds": call.duration_seconds,
+                "new_average": totals.average,
+                "calls_made": totals.calls_made,
+                "total_talk_time": totals.total_talk_time,
+            }
+        )
+
+
+class DispositionView(APIView):
+    @extend_schema(request=DispositionSerializer, responses={200: CallLogSerializer})
+    def post(self, request: Request, call_id: int) -> Response:
+        call = call_for(current_user(request), call_id)
+        data = _validated(DispositionSerializer, request.data)
+        call = actions.do_set_disposition(call, by=current_user(request), **data)
+        return Response(CallLogSerializer(call).data)
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):  # only errors reach here
+        return str(data).encode()
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class CallLogView(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    @extend_schema(parameters=[CallLogQuerySerializer], responses={200: CallLogSerializer(many=True)})
+    def get(self, request: Request) -> Response | StreamingHttpResponse:
+        query = _validated(CallLogQuerySerializer, request.query_params)
+        calls = CallLog.objects.for_user(current_user(request)).select_related("agent")
+        if "user_id" in query:
+            calls = calls.filter(agent=agent_for(current_user(request), query["user_id"]))
+        if "start_date" in query:
+            calls = calls.filter(started_at__gte=local_day_bounds(query["start_date"])[0])
+        if "end_date" in query:
+            calls = calls.filter(started_at__lt=local_day_bounds(query["end_date"])[1])
+        if "status" in query:
+            calls = calls.filter(status=query["status"])
+        rows = calls.order_by("-started_at", "-pk")[: query["limit"]]
+        if request.accepted_renderer.format == "csv":
+            return self._csv(rows)
+        results = CallLogSerializer(rows, many=True).data
+        return Response({"count": len(results), "results": results})
+
+    def _csv(self, rows) -> StreamingHttpResponse:
+        fields = CallLogSerializer.Meta.fields
+        writer = csv.DictWriter(_Echo(), fieldnames=fields)
+
+        def lines() -> Iterator[str]:
+            yield writer.writeheader() or ",".join(fields) + "\r\n"
+            for call in rows.iterator(chunk_size=500):
+                yield writer.writerow({k: ("" if v is None else v) for k, v in CallLogSerializer(call).data.items()})
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="calls.csv"'
+        return response
+
+
+class MyStatusView(APIView):
+    @extend_schema(
+        request=AgentStatusSerializer,
+        responses={
+            200: inline_serializer(
+                "AgentStatusNow", {"status": serializers.CharField(), "since": serializers.DateTimeField()}
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(AgentStatusSerializer, request.data)
+        period = actions.do_change_agent_status(current_user(request), data["status"], reason=data["reason"])
+        return Response({"status": period.status, "reason": period.reason, "since": period.started_at})
+
+
+def _clipped_seconds(start, end, day_start, day_end, now) -> int:
+    end = end or now
+    return max(0, int((min(end, day_end) - max(start, day_start)).total_seconds()))
+
+
+class TimelineView(APIView):
+    @extend_schema(parameters=[TimelineQuerySerializer, OpenApiParameter("id", int, OpenApiParameter.PATH)])
+    def get(self, request: Request, agent_id: int) -> Response:
+        agent: User = agent_for(current_user(request), agent_id)
+        query = _validated(TimelineQuerySerializer, request.query_params)
+        now = timezone.now()
+        day = query.get("date") or local_date(now)
+        day_start, day_end = local_day_bounds(day)
+        periods = AgentStatusPeriod.objects.filter(agent=agent).overlapping(day_start, day_end).order_by("started_at")
+        sessions = AgentSession.objects.filter(agent=agent).overlapping(day_start, day_end).order_by("started_at")
+        calls = (
+            CallLog.objects.filter(agent=agent)
+            .in_period(day_start, day_end)
+            .select_related("agent")
+            .order_by("started_at")
+        )
+        return Response(
+            {
+                "agent_id": agent.pk,
+                "date": day,
+                "periods": [
+                    {
+                        "status": p.status,
+                        "reason": p.reason,
+                        "started_at": p.started_at,
+                        "ended_at": p.ended_at,
+                        "seconds_in_day": _clipped_seconds(p.started_at, p.ended_at, day_start, day_end, now),
+                    }
+                    for p in periods
+                ],
+                "sessions": [
+                    {
+                        "started_at": s.started_at,
+                        "ended_at": s.ended_at,
+                        "end_reason": s.end_reason,
+                        "seconds_in_day": _clipped_seconds(s.started_at, s.ended_at, day_start, day_end, now),
+                    }
+                    for s in sessions
+                ],
+                "calls": CallLogSerializer(calls, many=True).data,
+            }
+        )
