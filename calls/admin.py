@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from calls.actions import talk_seconds
 from calls.models import (
     AgentSession,
     AgentStatusPeriod,
@@ -32,13 +32,6 @@ def hms(seconds: int | float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def talk_seconds(answered_at: datetime | None, ended_at: datetime | None) -> int:
-    """METRICS.md: duration = ended - answered for answered calls, else 0."""
-    if answered_at is None or ended_at is None:
-        return 0
-    return max(0, int((ended_at - answered_at).total_seconds()))
 
 
 class OpenListFilter(admin.SimpleListFilter):

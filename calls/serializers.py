@@ -16,6 +16,16 @@ from calls.models import (
 from crm.models import BusinessReason, Campaign, Contact
 
 
+class LocalDateField(serializers.DateField):
+    """A local calendar day; years far from now are refused (the day after 9999-12-31 does not exist)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not 1900 <= day.year <= 9000:
+            raise serializers.ValidationError(f"{day.isoformat()} is not a date this service has data for.")
+        return day
+
+
 class StartCallSerializer(serializers.Serializer):
     phone_number = serializers.CharField(max_length=40)
     contact_id = serializers.PrimaryKeyRelatedField(
@@ -68,8 +78,8 @@ class DispositionSerializer(serializers.Serializer):
 
 class CallLogQuerySerializer(serializers.Serializer):
     user_id = serializers.IntegerField(required=False)
-    start_date = serializers.DateField(required=False)
-    end_date = serializers.DateField(required=False)
+    start_date = LocalDateField(required=False)
+    end_date = LocalDateField(required=False)
     status = serializers.CharField(required=False)
     limit = serializers.IntegerField(
         required=False,
@@ -131,4 +141,4 @@ class AgentStatusSerializer(serializers.Serializer):
 
 
 class TimelineQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = LocalDateField(required=False)

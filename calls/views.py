@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -74,7 +76,19 @@ class StartCallView(APIView):
 
 
 class AnsweredView(APIView):
-    @extend_schema(request=AnsweredSerializer, responses={200: CallLogSerializer})
+    @extend_schema(
+        request=AnsweredSerializer,
+        responses={
+            200: inline_serializer(
+                "CallAnswered",
+                {
+                    "call_id": serializers.IntegerField(),
+                    "answered_at": serializers.DateTimeField(),
+                    "status": serializers.CharField(),
+                },
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(AnsweredSerializer, request.data)
         call = actions.do_mark_answered(
@@ -147,7 +161,21 @@ class _Echo:
 class CallLogView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
-    @extend_schema(parameters=[CallLogQuerySerializer], responses={200: CallLogSerializer(many=True)})
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error is the contract's JSON body even when CSV was asked for.
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[CallLogQuerySerializer],
+        responses={
+            (200, "application/json"): inline_serializer(
+                "CallLogPage", {"count": serializers.IntegerField(), "results": CallLogSerializer(many=True)}
+            ),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         query = _validated(CallLogQuerySerializer, request.query_params)
         calls = CallLog.objects.for_user(current_user(request)).select_related("agent")
@@ -184,7 +212,12 @@ class MyStatusView(APIView):
         request=AgentStatusSerializer,
         responses={
             200: inline_serializer(
-                "AgentStatusNow", {"status": serializers.CharField(), "since": serializers.DateTimeField()}
+                "AgentStatusNow",
+                {
+                    "status": serializers.CharField(),
+                    "reason": serializers.CharField(),
+                    "since": serializers.DateTimeField(),
+                },
             )
         },
     )
@@ -195,12 +228,48 @@ class MyStatusView(APIView):
 
 
 def _clipped_seconds(start, end, day_start, day_end, now) -> int:
+    # In UTC: the day bounds share one local tzinfo, and Python subtracts those by wall clock (a DST
+    # day would count 24 h instead of 23 or 25).
     end = end or now
-    return max(0, int((min(end, day_end) - max(start, day_start)).total_seconds()))
+    clipped_end, clipped_start = min(end, day_end).astimezone(UTC), max(start, day_start).astimezone(UTC)
+    return max(0, int((clipped_end - clipped_start).total_seconds()))
 
 
 class TimelineView(APIView):
-    @extend_schema(parameters=[TimelineQuerySerializer, OpenApiParameter("id", int, OpenApiParameter.PATH)])
+    @extend_schema(
+        parameters=[TimelineQuerySerializer, OpenApiParameter("agent_id", int, OpenApiParameter.PATH)],
+        responses={
+            200: inline_serializer(
+                "AgentTimeline",
+                {
+                    "agent_id": serializers.IntegerField(),
+                    "date": serializers.DateField(),
+                    "periods": inline_serializer(
+                        "AgentTimelinePeriod",
+                        {
+                            "status": serializers.CharField(),
+                            "reason": serializers.CharField(),
+                            "started_at": serializers.DateTimeField(),
+                            "ended_at": serializers.DateTimeField(allow_null=True),
+                            "seconds_in_day": serializers.IntegerField(),
+                        },
+                        many=True,
+                    ),
+                    "sessions": inline_serializer(
+                        "AgentTimelineSession",
+                        {
+                            "started_at": serializers.DateTimeField(),
+                            "ended_at": serializers.DateTimeField(allow_null=True),
+                            "end_reason": serializers.CharField(),
+                            "seconds_in_day": serializers.IntegerField(),
+                        },
+                        many=True,
+                    ),
+                    "calls": CallLogSerializer(many=True),
+                },
+            )
+        },
+    )
     def get(self, request: Request, agent_id: int) -> Response:
         agent: User = agent_for(current_user(request), agent_id)
         query = _validated(TimelineQuerySerializer, request.query_params)

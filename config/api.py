@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -72,7 +73,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else str(_flatten(exc.detail))
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
-        detail = f"Too many requests for this API key; try again in {int(wait) + 1} seconds."
+        # The same number as DRF's Retry-After header.
+        detail = f"Too many requests for this API key; try again in {math.ceil(wait)} seconds."
     response.data = {"success": False, "error": code, "detail": detail, "fields": {}}
     if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -50,3 +50,15 @@ def do_change_lead_status(
         Contact.objects.filter(pk=contact.pk).update(lead_status=to_status, lead_status_changed_at=at)
         contact.lead_status, contact.lead_status_changed_at = to_status, at
     return True
+
+
+def do_record_contact_created(contact: Contact, *, by: User | None = None, note: str = "") -> LeadStatusChange:
+    """The first row of a contact's lead history: '' → its status, at its creation time."""
+    return LeadStatusChange.objects.create(
+        contact=contact,
+        from_status="",
+        to_status=contact.lead_status,
+        changed_at=contact.created_at,
+        changed_by=by,
+        note=note,
+    )

@@ -10,11 +10,11 @@ from django.db.models import Count, DateTimeField, Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
+from crm.actions import do_change_lead_status, do_record_contact_created
 from crm.models import (
     Broadcast,
     Campaign,
@@ -239,20 +239,18 @@ class ContactAdmin(PreciseTimesAdmin):
     list_per_page = 50
 
     def save_model(self, request: HttpRequest, obj: Contact, form: ModelForm, change: bool) -> None:
-        # Every lead status change is recorded with its time (METRICS.md "Leads"), admin edits included.
-        status_changed = not change or "lead_status" in form.changed_data
-        if status_changed and change:
-            obj.lead_status_changed_at = timezone.now()
+        # Every lead status change is recorded with its time (METRICS.md "Leads"), admin edits included,
+        # through the same actions as calls and chats.
+        by = request.user if isinstance(request.user, User) else None
+        if change and "lead_status" in form.changed_data:
+            new_status = obj.lead_status
+            obj.lead_status = form.initial["lead_status"]
+            super().save_model(request, obj, form, change)
+            do_change_lead_status(obj, new_status, by=by, note="Changed in the admin")
+            return
         super().save_model(request, obj, form, change)
-        if status_changed:
-            LeadStatusChange.objects.create(
-                contact=obj,
-                from_status=form.initial.get("lead_status", "") if change else "",
-                to_status=obj.lead_status,
-                changed_at=obj.lead_status_changed_at,
-                changed_by=request.user if isinstance(request.user, User) else None,
-                note="Changed in the admin",
-            )
+        if not change:
+            do_record_contact_created(obj, by=by, note="Created in the admin")
 
 
 @admin.register(LeadStatusChange)

@@ -21,7 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.admin import hms, talk_seconds
+from calls.actions import talk_seconds
+from calls.admin import hms
 from calls.models import (
     AgentSession,
     AgentStatusPeriod,

@@ -1,0 +1,97 @@
+"""Twilio voice HTTP endpoints: the status callback webhook (API.md "Webhooks"; Twilio signs every
+request and nothing unsigned is written) and the API that starts a sync (`POST /api/crm/dashboard/sync-twilio`)."""
+
+from __future__ import annotations
+
+import logging
+from uuid import uuid4
+
+from celery.exceptions import Retry
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import actions
+from calls.access import current_user
+from calls.tasks import sync_twilio_calls
+from calls.twilio import TwilioSyncError, require_twilio, twilio_request_is_signed
+from crm.periods import local_date
+
+logger = logging.getLogger(__name__)
+
+
+def invalid_signature() -> JsonResponse:
+    return JsonResponse(
+        {
+            "success": False,
+            "error": "invalid_signature",
+            "detail": "The X-Twilio-Signature header is missing or does not match this request.",
+            "fields": {},
+        },
+        status=403,
+    )
+
+
+@csrf_exempt  # Twilio cannot send a CSRF token; the request signature authenticates it instead.
+@require_POST
+def voice_status(request: HttpRequest) -> HttpResponse:
+    """Call status callback: store it, apply it if its call is known, answer 204 (Twilio ignores bodies)."""
+    if not twilio_request_is_signed(request):
+        logger.warning(
+            "Refused a Twilio voice callback with an invalid signature from %s", request.META.get("REMOTE_ADDR")
+        )
+        return invalid_signature()
+    payload = {key: request.POST.get(key, "") for key in request.POST}
+    if not payload.get("CallSid"):
+        return JsonResponse(
+            {"success": False, "error": "invalid", "detail": "The callback has no CallSid.", "fields": {}}, status=400
+        )
+    actions.do_record_twilio_call_event(payload)
+    return HttpResponse(status=204)
+
+
+class SyncTwilioRequestSerializer(serializers.Serializer):
+    date = serializers.DateField(
+        required=False, help_text="Local day to sync; default today (supervisors/admins only)."
+    )
+
+
+class SyncTwilioView(APIView):
+    """Any signed-in user may sync today; another day is for supervisors and admins (a sync corrects
+    every agent's calls of that day, so an agent may only refresh the day they are working)."""
+
+    @extend_schema(
+        request=SyncTwilioRequestSerializer,
+        responses={
+            202: inline_serializer(
+                "TwilioSyncStarted", {"task_id": serializers.CharField(), "sync_run_id": serializers.IntegerField()}
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        user = current_user(request)
+        serializer = SyncTwilioRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        today = local_date(timezone.now())
+        day = serializer.validated_data.get("date") or today
+        if day > today:
+            raise serializers.ValidationError({"date": "The date is in the future; Twilio has no calls for it yet."})
+        if day != today and not (user.is_admin or user.is_supervisor):
+            raise PermissionDenied("Only supervisors and admins may sync a day other than today.")
+        require_twilio()
+        run = actions.do_begin_twilio_sync(day, requested_by=user)
+        task_id = str(uuid4())
+        try:
+            sync_twilio_calls.apply_async((day.isoformat(), user.pk, run.pk), task_id=task_id)
+        except (TwilioSyncError, Retry):
+            # Only when tasks run in-process (embedded default): the failure is already recorded on the
+            # run, which the client reads like any other; with a worker the task retries on its own.
+            logger.warning("Twilio sync run %s failed in-process", run.pk)
+        return Response({"task_id": task_id, "sync_run_id": run.pk}, status=status.HTTP_202_ACCEPTED)
