@@ -137,6 +137,15 @@ def _set_status_if(agent: User, expected: tuple[str, ...], status: str, at: date
 
 # --- Calls ---------------------------------------------------------------------------------------------
 
+# Clients stamp times with their own clocks; a few minutes of skew are tolerated, a time further ahead
+# is a mistake that would put talk time in the future.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _refuse_future(moment: datetime | None, field: str) -> None:
+    if moment is not None and moment > timezone.now() + MAX_CLOCK_SKEW:
+        raise CallActionError("future_time", f"{field} is in the future.", field=field)
+
 
 @dataclass(frozen=True)
 class AgentDayTotals:
@@ -185,8 +194,7 @@ def do_start_call(
             "invalid_direction", f"direction must be outbound or inbound, not {direction!r}.", field="direction"
         )
     started_at = started_at or timezone.now()
-    if started_at > timezone.now() + timedelta(minutes=5):
-        raise CallActionError("future_time", "started_at is in the future.", field="started_at")
+    _refuse_future(started_at, "started_at")
     with transaction.atomic():
         # One call at a time per agent: the lock on the agent row serialises two starts.
         User.objects.select_for_update().filter(pk=agent.pk).first()
@@ -220,6 +228,7 @@ def do_start_call(
 
 def do_mark_answered(call: CallLog, *, answered_at: datetime | None = None) -> CallLog:
     """Talk time starts. Repeating it changes nothing (the first answer time stays)."""
+    _refuse_future(answered_at, "answered_at")
     answered_at = answered_at or timezone.now()
     with transaction.atomic():
         call = CallLog.objects.select_for_update().get(pk=call.pk)
@@ -254,6 +263,7 @@ def do_end_call(
         )
     if outcome not in ("", *CallOutcome.values):
         raise CallActionError("invalid_outcome", f"{outcome!r} is not a call outcome.", field="outcome")
+    _refuse_future(ended_at, "ended_at")
     with transaction.atomic():
         call = CallLog.objects.select_for_update().get(pk=call.pk)
         if call.status != CallStatus.IN_PROGRESS:

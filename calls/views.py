@@ -153,6 +153,19 @@ class CSVRenderer(BaseRenderer):
         return str(data).encode()
 
 
+# Free text typed by people; a cell starting with one of these would run as a formula in a spreadsheet.
+_FREE_TEXT_FIELDS = {"notes", "agent", "external_id"}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(field: str, value: object) -> object:
+    if value is None:
+        return ""
+    if field in _FREE_TEXT_FIELDS and isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -200,7 +213,8 @@ class CallLogView(APIView):
         def lines() -> Iterator[str]:
             yield writer.writeheader() or ",".join(fields) + "\r\n"
             for call in rows.iterator(chunk_size=500):
-                yield writer.writerow({k: ("" if v is None else v) for k, v in CallLogSerializer(call).data.items()})
+                row = CallLogSerializer(call).data
+                yield writer.writerow({k: _csv_cell(k, v) for k, v in row.items()})
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="calls.csv"'

@@ -777,3 +777,38 @@ def test_reads_do_not_query_per_row(agent_key, agent_a1, path):
         CallLogFactory.create(agent=agent_a1, started_at=at(60 * n))
         AgentStatusPeriodFactory.create(agent=agent_a1, started_at=at(60 * n), ended_at=at(60 * n + 30))
     assert _queries_for(agent_key, path) == few
+
+
+@pytest.mark.django_db
+def test_csv_export_neutralises_spreadsheet_formulas_in_free_text(client, agent_a1):
+    from tests.factories import CallLogFactory
+
+    CallLogFactory.create(agent=agent_a1, notes='=HYPERLINK("http://evil.example")')
+    client.force_login(agent_a1)
+    body = b"".join(client.get("/api/calls/log?format=csv").streaming_content).decode()
+    assert "'=HYPERLINK" in body
+    assert "+48" in body  # phone numbers stay as they are
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["answered_at", "ended_at"])
+def test_times_far_in_the_future_are_refused(client, agent_a1, field):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calls.models import CallLog
+
+    client.force_login(agent_a1)
+    call_id = client.post("/api/calls/start", {"phone_number": "+48600100200"}, content_type="application/json").json()[
+        "call_id"
+    ]
+    future = (timezone.now() + timedelta(hours=2)).isoformat()
+    body = {"call_id": call_id, field: future} | ({"status": "completed"} if field == "ended_at" else {})
+    response = client.post(
+        f"/api/calls/{'answered' if field == 'answered_at' else 'end'}", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "future_time"
+    call = CallLog.objects.get(pk=call_id)
+    assert (call.answered_at, call.ended_at, call.status) == (None, None, "in_progress")
