@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 
 from calls.models import CallLog
+from crm.access import current_user  # noqa: F401 - one definition, used by calls views too
 from crm.models import User
 
 
@@ -26,11 +27,3 @@ def call_for(user: User, call_id: int | str) -> CallLog:
     if not CallLog.objects.for_user(user).filter(pk=call.pk).exists():
         raise PermissionDenied("This call belongs to another agent.")
     return call
-
-
-def current_user(request) -> User:
-    """The authenticated user of an API request (IsAuthenticated has already run)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise NotAuthenticated()
-    return user

@@ -15,9 +15,7 @@ from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
-from django.http import HttpRequest
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -26,12 +24,18 @@ from calls.actions import CallActionError
 from calls.models import CallLog, RecordSource, TwilioSyncRun
 from crm.models import User
 from crm.periods import local_day_bounds
+from crm.twilio_account import (  # noqa: F401 - re-exported for calls.webhooks
+    NOT_CONFIGURED,
+    public_url,
+    twilio_configured,
+    twilio_request_is_signed,
+    twilio_rest_client,
+)
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-NOT_CONFIGURED = "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
 PAGE_SIZE = 200
 # 429 backoff: 1, 2, 4, 8 s between 5 attempts (Twilio's REST limits reset within seconds).
 RATE_LIMIT_ATTEMPTS = 5
@@ -47,10 +51,6 @@ class TwilioSyncError(Exception):
     """A sync attempt failed for a reason that may pass (rate limit, Twilio 5xx, network); retry later."""
 
 
-def twilio_configured() -> bool:
-    return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN)
-
-
 def require_twilio() -> None:
     if not twilio_configured():
         raise CallActionError("twilio_not_configured", NOT_CONFIGURED, status=503)
@@ -59,23 +59,7 @@ def require_twilio() -> None:
 def twilio_client() -> Client:
     """The REST client for the configured account (the seam tests replace)."""
     require_twilio()
-    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
-
-
-# --- Webhook signatures ----------------------------------------------------------------------------------
-
-
-def public_url(request: HttpRequest) -> str:
-    """The URL Twilio called: behind a TLS proxy the request arrives as http://internal/..., but Twilio
-    signed https://public/..., so the signature is checked against PUBLIC_BASE_URL + path."""
-    return settings.PUBLIC_BASE_URL + request.get_full_path()
-
-
-def twilio_request_is_signed(request: HttpRequest) -> bool:
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not settings.TWILIO_AUTH_TOKEN:
-        return False
-    return bool(RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(public_url(request), request.POST, signature))
+    return twilio_rest_client()
 
 
 # --- Rate limits ------------------------------------------------------------------------------------------

@@ -231,6 +231,11 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 CRON_SECRET = env_str("CRON_SECRET", "")
 SLA_FIRST_RESPONSE_SECONDS = env_int("SLA_FIRST_RESPONSE_SECONDS", 300, minimum=1)
+# WhatsApp: a customer writing within this many hours of a resolution reopens that conversation;
+# later, a new conversation starts.
+WHATSAPP_REOPEN_WINDOW_HOURS = env_int("WHATSAPP_REOPEN_WINDOW_HOURS", 24, minimum=0)
+WHATSAPP_CSAT_ON_RESOLVE = env_bool("WHATSAPP_CSAT_ON_RESOLVE", True)
+WHATSAPP_BROADCAST_RATE_PER_MINUTE = env_int("WHATSAPP_BROADCAST_RATE_PER_MINUTE", 60, minimum=1)
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "PL")
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1000/hour")
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])

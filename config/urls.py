@@ -14,7 +14,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("calls.urls")),
+    path("api/", include("crm.urls")),
     path("webhooks/twilio/", include("calls.webhook_urls")),
+    path("webhooks/twilio/messaging/", include("crm.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

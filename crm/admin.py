@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 
 from crm.actions import do_change_lead_status, do_record_contact_created
 from crm.models import (
+    AutoReplyRule,
     Broadcast,
     Campaign,
     Contact,
@@ -23,7 +24,9 @@ from crm.models import (
     LeadStatusChange,
     Message,
     Team,
+    TwilioMessageEvent,
     User,
+    WhatsAppSender,
 )
 
 
@@ -421,3 +424,42 @@ class BroadcastAdmin(PreciseTimesAdmin):
         if not change and isinstance(request.user, User):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# --- WhatsApp senders, auto-reply rules, status callbacks ---------------------------------------------
+
+
+@admin.register(WhatsAppSender)
+class WhatsAppSenderAdmin(admin.ModelAdmin):
+    list_display = ("phone", "name", "status", "is_default", "last_seen_at")
+    list_filter = ("status", "is_default")
+    search_fields = ("phone", "name")
+    readonly_fields = ("last_seen_at", "created_at")
+
+
+@admin.register(AutoReplyRule)
+class AutoReplyRuleAdmin(admin.ModelAdmin):
+    list_display = ("intent", "keywords", "hands_off", "campaign", "priority", "is_active")
+    list_filter = ("is_active", "hands_off", ("campaign", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("campaign",)
+    list_editable = ("priority", "is_active")
+    search_fields = ("intent", "keywords", "reply")
+    autocomplete_fields = ("campaign",)
+
+
+@admin.register(TwilioMessageEvent)
+class TwilioMessageEventAdmin(admin.ModelAdmin):
+    """WhatsApp status callbacks as Twilio sent them: an audit trail, read-only."""
+
+    list_display = ("received_at", "message_sid", "message_status", "message", "applied_at")
+    list_filter = ("message_status", ("applied_at", admin.EmptyFieldListFilter))
+    list_select_related = ("message",)
+    search_fields = ("message_sid",)
+    date_hierarchy = "received_at"
+    readonly_fields = ("message_sid", "message_status", "payload", "received_at", "applied_at", "message")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -417,6 +417,14 @@ class Message(models.Model):
     broadcast = models.ForeignKey(
         "Broadcast", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    sender = models.ForeignKey(
+        "WhatsAppSender",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        help_text="Our number that sent or received it.",
+    )
     direction = models.CharField(max_length=16, choices=Direction.choices)
     author_type = models.CharField(max_length=16, choices=AuthorType.choices)
     agent = models.ForeignKey(
@@ -488,6 +496,9 @@ class Broadcast(models.Model):
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcasts")
     body = models.TextField(help_text="The message text (WhatsApp template body).")
     content_sid = models.CharField(max_length=64, blank=True, help_text="Twilio Content template SID, if any.")
+    sender = models.ForeignKey(
+        "WhatsAppSender", null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcasts"
+    )
     status = models.CharField(max_length=16, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -508,3 +519,92 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- WhatsApp senders, auto-replies, status callbacks -------------------------------------------------
+
+
+class SenderStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DEGRADED = "degraded", "Degraded (recent delivery failures)"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class WhatsAppSender(models.Model):
+    """One of our WhatsApp numbers. last_seen_at moves with every message and status callback through it."""
+
+    phone = models.CharField(max_length=20, unique=True, validators=[validate_e164], help_text="E.164.")
+    name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=SenderStatus.choices, default=SenderStatus.ACTIVE)
+    is_default = models.BooleanField(default=False, help_text="Used for replies when a conversation has no number.")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["phone"]
+        verbose_name = "WhatsApp sender"
+        constraints = [
+            _choices_check("status", SenderStatus),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="crm_whatsappsender_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}".strip()
+
+
+class AutoReplyRule(models.Model):
+    """A keyword/intent rule: an inbound message containing one of the keywords gets `reply` from the bot,
+    or, for a hand-off rule, is escalated to a human."""
+
+    intent = models.CharField(max_length=100, help_text="A name for what the customer wants, e.g. 'opening hours'.")
+    keywords = models.TextField(help_text="Comma-separated words or phrases; matched case-insensitively.")
+    reply = models.TextField(blank=True, help_text="The bot's answer (empty for a hand-off rule).")
+    hands_off = models.BooleanField(default=False, help_text="The customer asks for a person: escalate to a human.")
+    campaign = models.ForeignKey(
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="auto_reply_rules",
+        help_text="Only for this campaign's conversations; empty = all.",
+    )
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is tried first.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["priority", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hands_off=True) | ~Q(reply=""),
+                name="crm_autoreplyrule_reply_or_hand_off",
+                violation_error_message="A rule either replies or hands off to a person.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.intent
+
+    def keyword_list(self) -> list[str]:
+        return [k.strip().lower() for k in self.keywords.split(",") if k.strip()]
+
+
+class TwilioMessageEvent(models.Model):
+    """Every signature-valid WhatsApp status callback as received; applied to the message with its
+    MessageSid, or kept until that message appears (never lost)."""
+
+    message_sid = models.CharField(max_length=64, db_index=True)
+    message_status = models.CharField(max_length=32)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="twilio_events")
+
+    class Meta:
+        ordering = ["received_at"]
+        indexes = [models.Index(fields=["message_sid", "applied_at"], name="twilio_msg_event_sid_applied")]
+
+    def __str__(self) -> str:
+        return f"{self.message_sid} {self.message_status}"

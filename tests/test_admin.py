@@ -36,6 +36,7 @@ from calls.models import (
 )
 from crm.models import (
     AuthorType,
+    AutoReplyRule,
     Broadcast,
     Campaign,
     Contact,
@@ -46,7 +47,9 @@ from crm.models import (
     Message,
     MessageStatus,
     Team,
+    TwilioMessageEvent,
     User,
+    WhatsAppSender,
 )
 from tests.factories import (
     AgentSessionFactory,
@@ -169,6 +172,18 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
         call_sid="CA" + "0" * 32, call_status="ringing", payload={"CallStatus": "ringing"}, call=CallLogFactory.create()
     ),
     TwilioSyncRun: lambda: TwilioSyncRun.objects.create(day=timezone.localdate(), matched=3),
+    WhatsAppSender: lambda: WhatsAppSender.objects.create(
+        phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
+    ),
+    AutoReplyRule: lambda: AutoReplyRule.objects.create(
+        intent="opening hours", keywords="open, hours", reply="We are open 7-22.", campaign=CampaignFactory.create()
+    ),
+    TwilioMessageEvent: lambda: TwilioMessageEvent.objects.create(
+        message_sid="SM" + "0" * 32,
+        message_status="delivered",
+        payload={"MessageStatus": "delivered"},
+        message=_message(),
+    ),
 }
 
 
@@ -263,7 +278,7 @@ def test_change_page_renders(staff_client: Client, model: type[Model], django_as
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m._meta.label)
 def test_add_page_renders(staff_client: Client, model: type[Model], django_assert_max_num_queries: Any) -> None:
     # Records written only by the system (Twilio callbacks, sync runs) have no add page: 403.
-    expected = 200 if model not in (TwilioCallEvent, TwilioSyncRun) else 403
+    expected = 200 if model not in (TwilioCallEvent, TwilioSyncRun, TwilioMessageEvent) else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):
         response = staff_client.get(add_url(model))
     assert response.status_code == expected
