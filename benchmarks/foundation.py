@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+
+from benchmarks.scratch import scratch_django
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -26,14 +26,7 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def run() -> None:
-    scratch = tempfile.mkdtemp(prefix="callboard-bench-")
-    os.environ["CALLBOARD_VAR_DIR"] = scratch
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    scratch_django("callboard-bench-")
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection, reset_queries
@@ -43,8 +36,6 @@ def run() -> None:
     from crm.models import Contact, Message, User
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    print(f"Scratch database: {scratch}/callboard.sqlite3  (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
-    call_command("migrate", verbosity=0)
 
     start = time.perf_counter()
     call_command("seed_demo", verbosity=0)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+
+from benchmarks.scratch import scratch_django
 
 ROWS = 100_000
 GOAL_ROWS_PER_SECOND = 1_700
@@ -21,23 +21,11 @@ AGENTS = 5
 
 
 def _setup_django() -> None:
-    """A scratch database, unless Django is already set up (run() called from benchmarks/__main__)."""
+    """A scratch database, unless Django is already set up (run() called from another benchmark)."""
     from django.apps import apps
 
-    if apps.ready:
-        return
-    scratch = tempfile.mkdtemp(prefix="callboard-bench-imports-")
-    os.environ["CALLBOARD_VAR_DIR"] = scratch
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    print(f"Scratch database: {scratch}/callboard.sqlite3")
-    call_command("migrate", verbosity=0)
+    if not apps.ready:
+        scratch_django("callboard-bench-imports-")
 
 
 def make_csv(usernames: list[str], rows: int = ROWS, seed: int = 7) -> str:
