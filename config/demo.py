@@ -42,6 +42,7 @@ from calls.models import (
 )
 from crm.models import (
     AuthorType,
+    AutoReplyRule,
     Broadcast,
     BroadcastStatus,
     BusinessReason,
@@ -58,25 +59,30 @@ from crm.models import (
     MessageStatus,
     Priority,
     Role,
+    SenderStatus,
     Team,
     User,
+    WhatsAppSender,
 )
 
 BATCH_SIZE = 2000
 CONTACTS_PER_AGENT = 250
-OUR_WHATSAPP_NUMBER = "+48222900100"
+OUR_WHATSAPP_NUMBER = "+48222900100"  # the default sender: customer care and broadcasts
+RENEWALS_WHATSAPP_NUMBER = "+48222900200"  # the second sender: the mixed voice + WhatsApp campaign
 DEMO_EMAIL_DOMAIN = "callboard.example"
 
 # Models the demo writes, in the order they can be deleted (children first).
 DEMO_MODELS: tuple[type[models.Model], ...] = (
     Message,
     Broadcast,
+    WhatsAppSender,
     Conversation,
     CallLog,
     AgentStatusPeriod,
     AgentSession,
     LeadStatusChange,
     Contact,
+    AutoReplyRule,
     Campaign,
     Team,
     User,
@@ -199,6 +205,14 @@ _BOT_REPLIES = (
     "The family plan costs 249 PLN per month for up to 4 people.",
 )
 _BOT_HANDOFF = "I'm connecting you with one of our agents, please wait a moment."
+# (intent, keywords, reply, hands off, priority): the rules behind the bot's answers above.
+_AUTO_REPLY_RULES = (
+    ("talk to a person", "person, agent, human, consultant, konsultant", "", True, 10),
+    ("opening hours", "open, opening hours, hours, godziny, horario", _BOT_REPLIES[0], False, 50),
+    ("prices", "price, cost, how much, cena, precio, family plan", _BOT_REPLIES[3], False, 60),
+    ("bookings", "booking, reservation, rezerwacja, reserva", _BOT_REPLIES[1], False, 70),
+    ("invoices", "invoice, faktura, factura", _BOT_REPLIES[2], False, 80),
+)
 _AGENT_REPLIES = (
     "Hi, this is {name}. Let me check that for you.",
     "Hello! {name} here, I'm looking at your account now.",
@@ -351,6 +365,8 @@ class _DemoBuilder:
         self.conversations: list[Conversation] = []
         self.messages: list[Message] = []
         self.broadcasts: list[Broadcast] = []
+        self.senders: dict[int, WhatsAppSender] = {}  # by campaign index
+        self.rules: list[AutoReplyRule] = []
         self.lead_changes: list[LeadStatusChange] = []
         self._sids: set[str] = set()
 
@@ -390,6 +406,7 @@ class _DemoBuilder:
 
     def build(self, progress: Callable[[list[date]], Iterable[date]]) -> None:
         self.make_people()
+        self.make_whatsapp_setup()
         self.make_contacts()
         for day in progress(self.days):
             for agent in self.working(day):
@@ -785,6 +802,32 @@ class _DemoBuilder:
 
     # -- WhatsApp conversations --
 
+    def make_whatsapp_setup(self) -> None:
+        """Our two WhatsApp numbers and the bot's rules (no random draws: the rest of the demo is unchanged)."""
+        created = self.window_start - timedelta(days=60)
+        care = WhatsAppSender(
+            phone=OUR_WHATSAPP_NUMBER,
+            name="Customer care",
+            is_default=True,
+            status=SenderStatus.ACTIVE,
+            created_at=created,
+        )
+        renewals = WhatsAppSender(
+            phone=RENEWALS_WHATSAPP_NUMBER, name="Renewals", status=SenderStatus.ACTIVE, created_at=created
+        )
+        self.senders = {_MIXED: renewals, _WHATSAPP: care}
+        for intent, keywords, reply, hands_off, priority in _AUTO_REPLY_RULES:
+            self.rules.append(
+                AutoReplyRule(
+                    intent=intent,
+                    keywords=keywords,
+                    reply=reply,
+                    hands_off=hands_off,
+                    priority=priority,
+                    created_at=created,
+                )
+            )
+
     def on_duty(self, campaign_index: int, at: datetime) -> list[_Agent]:
         return [
             agent
@@ -902,7 +945,7 @@ class _DemoBuilder:
             channel=ConversationChannel.WHATSAPP,
             campaign=contact.campaign,
             priority=rng.choices(list(Priority), (20, 55, 18, 7))[0],
-            our_number=OUR_WHATSAPP_NUMBER,
+            our_number=self.senders[state.campaign_index].phone,
             created_at=created,
             last_message_at=kept[-1][0],
             handled_by_bot_first=kind != "human",
@@ -931,6 +974,7 @@ class _DemoBuilder:
             message = Message(
                 conversation=conversation,
                 contact=contact,
+                sender=self.senders[state.campaign_index],
                 direction=Direction.INBOUND if author == AuthorType.CUSTOMER else Direction.OUTBOUND,
                 author_type=author,
                 agent=agent if author == AuthorType.AGENT else None,
@@ -1041,6 +1085,7 @@ class _DemoBuilder:
                 campaign=campaign,
                 body=body,
                 status=BroadcastStatus.COMPLETED,
+                sender=self.senders[campaign_index],
                 created_by=self.supervisors[len(self.broadcasts) % len(self.supervisors)],
                 created_at=started - timedelta(days=1),
                 scheduled_at=started,
@@ -1052,6 +1097,7 @@ class _DemoBuilder:
                 message = Message(
                     broadcast=broadcast,
                     contact=state.contact,
+                    sender=broadcast.sender,
                     direction=Direction.OUTBOUND,
                     author_type=AuthorType.SYSTEM,
                     body=body,
@@ -1118,6 +1164,19 @@ class _DemoBuilder:
         counts["calls"] = bulk(CallLog, self.calls)
         counts["status_periods"] = bulk(AgentStatusPeriod, self.periods)
         counts["sessions"] = bulk(AgentSession, self.sessions)
+        senders = list(self.senders.values())
+        for sender in senders:
+            # last_seen_at moves with every message and status update through the number.
+            moments = [
+                moment
+                for m in self.messages
+                if m.sender is sender
+                for moment in (m.created_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at)
+                if moment is not None
+            ]
+            sender.last_seen_at = max(moments, default=None)
+        counts["whatsapp_senders"] = bulk(WhatsAppSender, senders)
+        counts["auto_reply_rules"] = bulk(AutoReplyRule, self.rules)
         counts["conversations"] = bulk(Conversation, self.conversations)
         counts["broadcasts"] = bulk(Broadcast, self.broadcasts)
         counts["messages"] = bulk(Message, self.messages)

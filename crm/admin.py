@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count, DateTimeField, Model, QuerySet
+from django.db.models import Count, DateTimeField, Model, Q, QuerySet
 from django.forms import ModelForm
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from crm.actions import do_change_lead_status, do_record_contact_created
+from crm.actions import do_change_lead_status, do_record_contact_created, do_start_broadcast
+from crm.broadcasts import PENDING_STATUSES, broadcast_stats
+from crm.errors import ActionError
 from crm.models import (
     AutoReplyRule,
     Broadcast,
+    BroadcastStatus,
     Campaign,
     Contact,
     Conversation,
@@ -280,7 +285,7 @@ class MessageInline(admin.TabularInline):
 
     model = Message
     fk_name = "conversation"
-    fields = ("created_at", "direction", "author_type", "agent", "body", "status")
+    fields = ("created_at", "direction", "author_type", "agent", "body", "status", "delivery")
     readonly_fields = fields
     ordering = ("created_at",)
     extra = 0
@@ -295,6 +300,28 @@ class MessageInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Delivery")
+    def delivery(self, obj: Message) -> str:
+        return delivery_summary(obj)
+
+
+def delivery_summary(message: Message) -> str:
+    """'sent 10:02:03 · delivered 10:02:05 · read 10:04:00', or the failure with Twilio's error."""
+    steps = [
+        (label, moment)
+        for label, moment in (
+            ("sent", message.sent_at),
+            ("delivered", message.delivered_at),
+            ("read", message.read_at),
+            ("failed", message.failed_at),
+        )
+        if moment is not None
+    ]
+    text = " · ".join(f"{label} {timezone.localtime(moment):%H:%M:%S}" for label, moment in steps)
+    if message.error_code is not None or message.error_message:
+        text += f" — error {message.error_code or ''} {message.error_message}".rstrip()
+    return text or "—"
 
 
 @admin.register(Conversation)
@@ -370,13 +397,20 @@ class MessageAdmin(PreciseTimesAdmin):
         "agent",
         "short_body",
         "status",
+        "sender",
         "conversation_link",
     )
-    list_filter = ("direction", "author_type", "status")
-    list_select_related = ("contact", "agent")
+    list_filter = (
+        "direction",
+        "author_type",
+        "status",
+        ("broadcast", admin.EmptyFieldListFilter),
+        ("sender", admin.RelatedOnlyFieldListFilter),
+    )
+    list_select_related = ("contact", "agent", "sender")
     search_fields = ("body", "contact__name", "contact__phone", "twilio_sid")
     date_hierarchy = "created_at"
-    autocomplete_fields = ("conversation", "contact", "broadcast", "agent")
+    autocomplete_fields = ("conversation", "contact", "broadcast", "agent", "sender")
     readonly_fields = ("created_at", "updated_at")
     list_per_page = 100
 
@@ -393,11 +427,51 @@ class MessageAdmin(PreciseTimesAdmin):
         return format_html('<a href="{}">#{}</a>', url, obj.conversation_id)
 
 
+BROADCAST_INLINE_LIMIT = 50
+
+
+class FirstMessagesFormSet(BaseInlineFormSet):
+    """At most BROADCAST_INLINE_LIMIT rows: a broadcast has thousands of messages; the rest are one
+    click away in the message list."""
+
+    def get_queryset(self) -> Any:
+        if not hasattr(self, "_first_messages"):
+            self._first_messages = super().get_queryset()[:BROADCAST_INLINE_LIMIT]
+        return self._first_messages
+
+
+class BroadcastMessageInline(admin.TabularInline):
+    model = Message
+    fk_name = "broadcast"
+    formset = FirstMessagesFormSet
+    fields = ("contact", "status", "created_at", "delivery", "twilio_sid")
+    readonly_fields = fields
+    ordering = ("pk",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"Messages (the first {BROADCAST_INLINE_LIMIT})"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("contact")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Delivery")
+    def delivery(self, obj: Message) -> str:
+        return delivery_summary(obj)
+
+
 @admin.register(Broadcast)
 class BroadcastAdmin(PreciseTimesAdmin):
     list_display = (
         "name",
         "campaign",
+        "sender",
         "status",
         "scheduled_at",
         "started_at",
@@ -406,19 +480,65 @@ class BroadcastAdmin(PreciseTimesAdmin):
         "created_by",
     )
     list_filter = ("status", ("campaign", admin.RelatedOnlyFieldListFilter))
-    list_select_related = ("campaign", "created_by")
+    list_select_related = ("campaign", "created_by", "sender")
     search_fields = ("name", "body", "content_sid")
     date_hierarchy = "created_at"
-    autocomplete_fields = ("campaign",)
-    readonly_fields = ("created_by", "created_at", "started_at", "completed_at")
+    autocomplete_fields = ("campaign", "sender")
+    readonly_fields = ("created_by", "created_at", "started_at", "completed_at", "delivery_stats")
+    inlines = (BroadcastMessageInline,)
+    actions = ("start_broadcasts",)
     list_per_page = 50
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Broadcast]:
         return super().get_queryset(request).annotate(message_count=Count("messages"))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Once started, the status moves only through the actions (sending → completed).
+        started = obj is not None and obj.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED)
+        return (*self.readonly_fields, "status") if started else self.readonly_fields
+
     @admin.display(description="Messages", ordering="message_count")
     def message_count(self, obj: Any) -> int:
         return obj.message_count
+
+    @admin.display(description="Delivery")
+    def delivery_stats(self, obj: Broadcast) -> SafeString | str:
+        if obj.pk is None:
+            return "—"
+        stats = broadcast_stats(obj)
+
+        def rate(value: float | None) -> str:
+            return "—" if value is None else f"{value:.1f} %"
+
+        rows = [
+            ("Recipients", stats["recipients"]),
+            ("Waiting (queued, accepted, sending)", stats["queued"]),
+            ("Sent (incl. delivered and read)", stats["sent"]),
+            ("Delivered (incl. read)", stats["delivered"]),
+            ("Read", stats["read"]),
+            ("Failed or undelivered", stats["failed"]),
+            ("Canceled", stats["canceled"]),
+            ("Success rate: delivered / recipients", rate(stats["success_rate"])),
+            ("Delivery rate: delivered / (sent + failed)", rate(stats["delivery_rate"])),
+        ]
+        url = reverse("admin:crm_message_changelist") + f"?broadcast__id__exact={obj.pk}"
+        return format_html(
+            '<table>{}</table><p><a href="{}">All {} messages of this broadcast</a></p>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+            url,
+            stats["recipients"],
+        )
+
+    @admin.action(description="Start broadcast (send to the campaign's contacts who have not opted out)")
+    def start_broadcasts(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        by = request.user if isinstance(request.user, User) else None
+        for broadcast in queryset:
+            try:
+                count = do_start_broadcast(broadcast, by)
+            except ActionError as exc:
+                self.message_user(request, f"{broadcast}: {exc.detail}", level=messages.WARNING)
+            else:
+                self.message_user(request, f"{broadcast}: started, {count} message(s) queued.")
 
     def save_model(self, request: HttpRequest, obj: Broadcast, form: ModelForm, change: bool) -> None:
         if not change and isinstance(request.user, User):
@@ -431,10 +551,21 @@ class BroadcastAdmin(PreciseTimesAdmin):
 
 @admin.register(WhatsAppSender)
 class WhatsAppSenderAdmin(admin.ModelAdmin):
-    list_display = ("phone", "name", "status", "is_default", "last_seen_at")
+    list_display = ("phone", "name", "status", "is_default", "queue_depth", "last_seen_at")
     list_filter = ("status", "is_default")
     search_fields = ("phone", "name")
     readonly_fields = ("last_seen_at", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WhatsAppSender]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(queue_depth=Count("messages", filter=Q(messages__status__in=PENDING_STATUSES)))
+        )
+
+    @admin.display(description="Queue (queued, accepted, sending)", ordering="queue_depth")
+    def queue_depth(self, obj: Any) -> int:
+        return obj.queue_depth
 
 
 @admin.register(AutoReplyRule)
