@@ -6,4 +6,8 @@ class CallsConfig(AppConfig):
     verbose_name = "Calls and agent time"
 
     def ready(self) -> None:
-        from calls import receivers  # noqa: F401 - connects the login/logout receivers
+        from calls import receivers
+        from crm import bot
+
+        if receivers.agent_presence not in bot.presence_providers:
+            bot.presence_providers.append(receivers.agent_presence)

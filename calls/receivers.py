@@ -19,3 +19,14 @@ def agent_logged_in(sender, request, user, **kwargs) -> None:
 def agent_logged_out(sender, request, user, **kwargs) -> None:
     if isinstance(user, User) and user.role == Role.AGENT:
         do_agent_logout(user)
+
+
+def agent_presence(agent_ids: list[int]) -> dict[int, str]:
+    """Current state of each agent (crm.bot assigns WhatsApp chats to available agents first)."""
+    from calls.models import AgentStatusPeriod
+
+    return dict(
+        AgentStatusPeriod.objects.filter(agent_id__in=agent_ids, ended_at__isnull=True).values_list(
+            "agent_id", "status"
+        )
+    )

@@ -5,6 +5,7 @@ them; the rules are described in docs/api.md "WhatsApp"."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.db.models import Count, Q
 
@@ -80,19 +81,45 @@ def candidate_agents(conversation: Conversation):
     return agents
 
 
+# Agent presence lives in calls/ (status periods), which crm/ must not import. calls/ registers a
+# function here at start-up that tells which of the given agents are in which state right now.
+PresenceProvider = Callable[[list[int]], dict[int, str]]
+presence_providers: list[PresenceProvider] = []
+
+# Presence ranks for assignment: available first, then busy but logged in, then everyone else.
+_PRESENCE_RANK = {"available": 0, "on_call": 1, "wrap_up": 1}
+
+
+def _presence(agent_ids: list[int]) -> dict[int, str]:
+    presence: dict[int, str] = {}
+    for provider in presence_providers:
+        presence.update(provider(agent_ids))
+    return presence
+
+
 def pick_agent(conversation: Conversation) -> User | None:
-    """The contact's own agent when they are a candidate, else the least busy candidate (fewest open or
-    pending conversations assigned), ties by username. None when there is no agent at all."""
-    candidates = candidate_agents(conversation)
-    own = conversation.contact.assigned_agent_id
-    if own is not None:
-        preferred = candidates.filter(pk=own).first()
-        if preferred is not None:
-            return preferred
-    return (
-        candidates.annotate(
+    """The contact's own agent when they are a candidate and available; else the least busy AVAILABLE
+    candidate (fewest open or pending conversations assigned), ties by username. When nobody is
+    available: logged-in (on a call, in wrap-up) before offline, by the same load order; the contact's
+    own agent wins ties of presence. None when there is no agent at all."""
+    candidates = list(
+        candidate_agents(conversation)
+        .annotate(
             load=Count("conversations", filter=Q(conversations__status__in=OPEN_CONVERSATION_STATUSES), distinct=True)
         )
         .order_by("load", "username")
-        .first()
     )
+    if not candidates:
+        return None
+    presence = _presence([agent.pk for agent in candidates])
+    own = conversation.contact.assigned_agent_id
+
+    def rank(agent: User) -> tuple[int, int, int, str]:
+        return (
+            _PRESENCE_RANK.get(presence.get(agent.pk, ""), 2),
+            0 if agent.pk == own else 1,
+            agent.load,  # type: ignore[attr-defined]
+            agent.username,
+        )
+
+    return min(candidates, key=rank)

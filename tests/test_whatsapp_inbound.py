@@ -355,6 +355,20 @@ def test_least_busy_agent_of_the_campaign_team_gets_the_conversation(db, team_ca
     assert conversation.assigned_agent == agent_a2
 
 
+def test_an_available_agent_is_preferred_over_a_less_busy_one_who_is_away(db, team_campaign, agent_a1, agent_a2):
+    """Presence comes from calls/ (agent status periods) through crm.bot.presence_providers."""
+    from calls.actions import do_change_agent_status
+
+    ConversationFactory.create(assigned_agent=agent_a2)  # agent_a2 is busier but at work
+    do_change_agent_status(agent_a1, "break", reason="lunch")
+    do_change_agent_status(agent_a2, "available")
+    ContactFactory.create(phone=CUSTOMER, campaign=team_campaign)
+    conversation = receive("help").conversation
+    assert conversation is not None
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent == agent_a2
+
+
 def test_the_contacts_own_agent_is_preferred_when_in_the_team(db, team_campaign, agent_a1, agent_a2, agent_b1):
     ConversationFactory.create(assigned_agent=agent_a2)
     ContactFactory.create(phone=CUSTOMER, campaign=team_campaign, assigned_agent=agent_a2)
