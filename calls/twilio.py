@@ -24,13 +24,7 @@ from calls.actions import CallActionError
 from calls.models import CallLog, RecordSource, TwilioSyncRun
 from crm.models import User
 from crm.periods import local_day_bounds
-from crm.twilio_account import (  # noqa: F401 - re-exported for calls.webhooks
-    NOT_CONFIGURED,
-    public_url,
-    twilio_configured,
-    twilio_request_is_signed,
-    twilio_rest_client,
-)
+from crm.twilio_account import NOT_CONFIGURED, twilio_configured, twilio_rest_client
 
 logger = logging.getLogger(__name__)
 

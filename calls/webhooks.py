@@ -7,10 +7,8 @@ import logging
 from uuid import uuid4
 
 from celery.exceptions import Retry
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -21,38 +19,19 @@ from rest_framework.views import APIView
 from calls import actions
 from calls.access import current_user
 from calls.tasks import sync_twilio_calls
-from calls.twilio import TwilioSyncError, require_twilio, twilio_request_is_signed
+from calls.twilio import TwilioSyncError, require_twilio
 from crm.periods import local_date
+from crm.twilio_account import twilio_webhook, webhook_error
 
 logger = logging.getLogger(__name__)
 
 
-def invalid_signature() -> JsonResponse:
-    return JsonResponse(
-        {
-            "success": False,
-            "error": "invalid_signature",
-            "detail": "The X-Twilio-Signature header is missing or does not match this request.",
-            "fields": {},
-        },
-        status=403,
-    )
-
-
-@csrf_exempt  # Twilio cannot send a CSRF token; the request signature authenticates it instead.
-@require_POST
+@twilio_webhook
 def voice_status(request: HttpRequest) -> HttpResponse:
     """Call status callback: store it, apply it if its call is known, answer 204 (Twilio ignores bodies)."""
-    if not twilio_request_is_signed(request):
-        logger.warning(
-            "Refused a Twilio voice callback with an invalid signature from %s", request.META.get("REMOTE_ADDR")
-        )
-        return invalid_signature()
     payload = {key: request.POST.get(key, "") for key in request.POST}
     if not payload.get("CallSid"):
-        return JsonResponse(
-            {"success": False, "error": "invalid", "detail": "The callback has no CallSid.", "fields": {}}, status=400
-        )
+        return webhook_error("invalid", "The callback has no CallSid.", 400)
     actions.do_record_twilio_call_event(payload)
     return HttpResponse(status=204)
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -21,32 +19,19 @@ from crm.access import conversation_for, current_user
 from crm.errors import ActionError
 from crm.models import WhatsAppSender
 from crm.serializers import MessageSerializer
-from crm.twilio_account import twilio_request_is_signed
+from crm.twilio_account import twilio_webhook, webhook_error
 
 logger = logging.getLogger(__name__)
 
 
-def _error(code: str, detail: str, status_code: int) -> JsonResponse:
-    return JsonResponse({"success": False, "error": code, "detail": detail, "fields": {}}, status=status_code)
-
-
-@csrf_exempt  # Twilio cannot send a CSRF token; the request signature authenticates it instead.
-@require_POST
+@twilio_webhook
 def message_status(request: HttpRequest) -> HttpResponse:
     """Message status callback: store it, apply it if its message is known, answer 204."""
-    if not twilio_request_is_signed(request):
-        logger.warning(
-            "Refused a Twilio message status callback with an invalid signature from %s",
-            request.META.get("REMOTE_ADDR"),
-        )
-        return _error(
-            "invalid_signature", "The X-Twilio-Signature header is missing or does not match this request.", 403
-        )
     payload = {key: request.POST.get(key, "") for key in request.POST}
     try:
         actions.do_record_message_status_event(payload)
     except ActionError as exc:
-        return _error(exc.code, exc.detail, exc.status)
+        return webhook_error(exc.code, exc.detail, exc.status)
     return HttpResponse(status=204)
 
 
