@@ -6,10 +6,16 @@ team B (supervised by nobody in particular). Permission tests become one-liners.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
 import pytest
+import time_machine
 from django.core.cache import cache
+from django.utils import timezone
 
 from crm.models import Role, Team, User
+from crm.periods import local_midnight
 from tests.factories import TeamFactory, UserFactory
 
 
@@ -54,3 +60,12 @@ def team_a(supervisor_a, agent_a1, agent_a2) -> Team:
 @pytest.fixture
 def team_b(agent_b1) -> Team:
     return TeamFactory.create(name="Team B", members=[agent_b1])
+
+
+@pytest.fixture
+def midday() -> Iterator[datetime]:
+    """The clock at 12:00 local today, still ticking: tests about "today" (calls a few minutes ago,
+    the day's totals, a sync of today) then never straddle midnight, whenever the suite runs."""
+    noon = local_midnight(timezone.localdate()) + timedelta(hours=12)
+    with time_machine.travel(noon, tick=True):
+        yield noon

@@ -254,3 +254,7 @@ def test_the_last_message_handed_to_twilio_completes_the_broadcast(
     do_record_message_sent(third, sid="SM" + "3" * 32, status=MessageStatus.SENT, sender=sender)
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.COMPLETED and broadcast.completed_at is not None
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -627,3 +627,7 @@ def test_simultaneous_first_status_changes_keep_one_open_period():
     assert not [r for r in results if isinstance(r, Exception)], results
     assert AgentStatusPeriod.objects.filter(agent=agent, ended_at__isnull=True).count() == 1
     assert AgentSession.objects.filter(agent=agent, ended_at__isnull=True).count() == 1
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -812,3 +812,7 @@ def test_times_far_in_the_future_are_refused(client, agent_a1, field):
     assert response.json()["error"] == "future_time"
     call = CallLog.objects.get(pk=call_id)
     assert (call.answered_at, call.ended_at, call.status) == (None, None, "in_progress")
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

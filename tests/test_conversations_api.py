@@ -253,3 +253,7 @@ def test_conversation_endpoints_are_in_the_schema(admin):
     schema = key_client(admin).get("/api/schema/?format=json").json()
     for path in ["/api/conversations", "/api/conversations/{conversation_id}/assign"]:
         assert path in schema["paths"]
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -73,3 +73,7 @@ def test_bad_options(agent_a1, args, message):
     with pytest.raises(CommandError, match=message):
         run("agent_a1", *args)
     assert not ApiKey.objects.exists()
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

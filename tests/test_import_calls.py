@@ -386,3 +386,7 @@ def test_command_refuses_unknown_formats_and_missing_files(setup, tmp_path):
         call_command("import_calls", str(tmp_path / "calls.txt"))
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_calls", str(tmp_path / "missing.csv"))
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -109,3 +109,7 @@ def test_the_log_without_user_id_shows_exactly_whom_the_caller_may_see(
     rows = Client(headers={"authorization": f"Bearer {raw}"}).get("/api/calls/log").json()["results"]
 
     assert sorted(row["agent_id"] for row in rows) == sorted(person.pk for person in visible)
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

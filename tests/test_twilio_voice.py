@@ -538,3 +538,7 @@ def test_a_callback_that_cannot_be_applied_is_kept_not_lost(client, agent_a1, mo
     monkeypatch.setattr(actions, "do_end_call", real_end_call)
     actions.apply_pending_twilio_call_events(call)
     assert state(call) == (CallStatus.COMPLETED, t0 + timedelta(seconds=5), t0 + timedelta(seconds=65), 60)
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -519,3 +519,7 @@ def test_simultaneous_first_messages_of_a_new_contact_share_one_conversation():
     assert all(isinstance(r, Message) for r in results), results
     assert Contact.objects.count() == 1 and Conversation.objects.count() == 1
     assert Message.objects.count() == 4 and WhatsAppSender.objects.count() == 1
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")

@@ -452,3 +452,7 @@ def test_bot_message_queued_via_queue_outbound_is_sent_and_is_not_a_response(
     conversation.refresh_from_db()
     assert conversation.first_response_at is None
     assert ContactFactory._meta.model.objects.count() == 1
+
+
+# "Today" in these tests is 12:00 local, so a run around midnight cannot split a day (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("midday")
