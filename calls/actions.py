@@ -33,6 +33,7 @@ from calls.models import (
     TwilioCallEvent,
     TwilioSyncRun,
 )
+from crm import rollups
 from crm.actions import do_change_lead_status
 from crm.errors import ActionError
 from crm.models import BusinessReason, Campaign, Contact, LeadStatus, User
@@ -681,6 +682,7 @@ def do_import_calls(
                 for start in range(0, len(plan.create), imports.WRITE_BATCH):
                     batch = plan.create[start : start + imports.WRITE_BATCH]
                     CallLog.objects.bulk_create(batch)
+                    rollups.count_created(CallLog, batch)
                     if progress is not None:
                         progress("writing", len(batch), total)
                 if plan.update:
@@ -690,7 +692,8 @@ def do_import_calls(
                     fields = sorted(plan.update_fields | {"updated_at"})
                     for start in range(0, len(plan.update), imports.UPDATE_BATCH):
                         batch = plan.update[start : start + imports.UPDATE_BATCH]
-                        CallLog.objects.bulk_update(batch, fields)
+                        with rollups.tracking(CallLog, [call.pk for call in batch]):
+                            CallLog.objects.bulk_update(batch, fields)
                         if progress is not None:
                             progress("writing", len(batch), total)
     except IntegrityError:

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from calls.actions import talk_seconds
 from calls.models import (
+    AgentHourRollup,
     AgentSession,
     AgentStatusPeriod,
     ApiKey,
@@ -22,7 +23,7 @@ from calls.models import (
     TwilioCallEvent,
     TwilioSyncRun,
 )
-from crm.admin import PreciseTimesAdmin
+from crm.admin import PreciseTimesAdmin, RollupAdmin
 
 
 def hms(seconds: int | float | None) -> str:
@@ -311,3 +312,40 @@ class TwilioSyncRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AgentHourRollup)
+class AgentHourRollupAdmin(RollupAdmin):
+    list_display = (
+        "hour",
+        "agent",
+        "calls",
+        "calls_completed",
+        "calls_connected",
+        "talk_time",
+        "wrap_up_time",
+        "outcome_lead",
+        "work_time",
+        "break_time",
+        "logged_time",
+    )
+
+    @admin.display(description="Talk time", ordering="talk_seconds")
+    def talk_time(self, obj: AgentHourRollup) -> str:
+        return hms(obj.talk_seconds)
+
+    @admin.display(description="Wrap-up", ordering="wrap_up_seconds")
+    def wrap_up_time(self, obj: AgentHourRollup) -> str:
+        return hms(obj.wrap_up_seconds)
+
+    @admin.display(description="Work (available, on call, wrap-up)")
+    def work_time(self, obj: AgentHourRollup) -> str:
+        return hms((obj.available_us + obj.on_call_us + obj.wrap_up_us) // 1_000_000)
+
+    @admin.display(description="Break", ordering="break_us")
+    def break_time(self, obj: AgentHourRollup) -> str:
+        return hms(obj.break_us // 1_000_000)
+
+    @admin.display(description="Logged in", ordering="logged_us")
+    def logged_time(self, obj: AgentHourRollup) -> str:
+        return hms(obj.logged_us // 1_000_000)

@@ -6,7 +6,7 @@ class CallsConfig(AppConfig):
     verbose_name = "Calls and agent time"
 
     def ready(self) -> None:
-        from calls import receivers
+        from calls import counters, receivers  # noqa: F401  (counters registers the rollup sources)
         from crm import bot
 
         if receivers.agent_presence not in bot.presence_providers:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from crm.models import BusinessReason, Campaign, Contact, User, _choices_check
 from crm.phones import validate_e164
+from crm.rollups import TrackedModel
 
 
 class CallStatus(models.TextChoices):
@@ -75,7 +76,7 @@ class CallLogQuerySet(models.QuerySet["CallLog"]):
         return self.filter(duration_seconds__gt=0)
 
 
-class CallLog(models.Model):
+class CallLog(TrackedModel):
     agent = models.ForeignKey(User, on_delete=models.PROTECT, related_name="calls")
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
@@ -183,7 +184,7 @@ class AgentStatusPeriodQuerySet(models.QuerySet["AgentStatusPeriod"]):
         return self.filter(ended_at__isnull=True)
 
 
-class AgentStatusPeriod(models.Model):
+class AgentStatusPeriod(TrackedModel):
     """One stretch of time an agent spent in one state; the agent's periods form a gap-free timeline."""
 
     agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_periods")
@@ -237,7 +238,7 @@ class AgentSessionQuerySet(models.QuerySet["AgentSession"]):
         return self.filter(ended_at__isnull=True)
 
 
-class AgentSession(models.Model):
+class AgentSession(TrackedModel):
     """A login session: from the first change away from `offline` (or login) to `offline` (or logout)."""
 
     agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agent_sessions")
@@ -392,3 +393,51 @@ class TwilioSyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"Twilio sync {self.day} ({self.get_status_display()})"
+
+
+def _counter(help_text: str = "") -> models.BigIntegerField:
+    return models.BigIntegerField(default=0, db_default=0, help_text=help_text)
+
+
+class AgentHourRollup(models.Model):
+    """Per agent × local hour counters of calls and agent time, kept by calls/counters.py in the
+    same transaction as the rows they count (see crm/rollups.py). Never edit by hand:
+    `manage.py rebuild_rollups` recomputes them from the raw rows.
+
+    Calls count in the hour they started; state and session time (microseconds) is clipped to each
+    hour, closed intervals only (reads add the open ones up to now).
+    """
+
+    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+    agent_id = models.IntegerField()
+    calls = _counter()
+    calls_in_progress = _counter()
+    calls_completed = _counter()
+    calls_no_answer = _counter()
+    calls_busy = _counter()
+    calls_failed = _counter()
+    calls_dropped = _counter()
+    calls_connected = _counter("Calls with duration_seconds > 0.")
+    talk_seconds = _counter()
+    wrap_up_seconds = _counter()
+    connected_wrap_up_seconds = _counter("Wrap-up seconds of connected calls (for AHT).")
+    outcome_lead = _counter()
+    outcome_interested = _counter()
+    outcome_not_interested = _counter()
+    outcome_callback = _counter()
+    outcome_wrong_number = _counter()
+    outcome_voicemail = _counter()
+    outcome_other = _counter()
+    available_us = _counter()
+    on_call_us = _counter()
+    wrap_up_us = _counter()
+    break_us = _counter()
+    away_us = _counter()
+    logged_us = _counter("Microseconds covered by login sessions.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "agent_id"], name="calls_agenthourrollup_key")]
+        indexes = [models.Index(fields=["agent_id", "hour"], name="agenthourrollup_agent_hour")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} @ {self.hour:%Y-%m-%d %H:%M}"

@@ -28,6 +28,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
 from django.utils import timezone
 
+from analytics.rollups import rebuild_rollups
 from calls.models import (
     AgentSession,
     AgentStatus,
@@ -280,6 +281,7 @@ def seed_demo(
     with transaction.atomic():
         builder.build(progress or (lambda d: d))
         counts = builder.save()
+        rebuild_rollups()  # the demo is bulk-inserted: count it once, from the raw rows
     return DemoResult(usernames=[u.username for u in builder.users], password=password, counts=counts)
 
 
@@ -1177,6 +1179,10 @@ class _DemoBuilder:
             sender.last_seen_at = max(moments, default=None)
         counts["whatsapp_senders"] = bulk(WhatsAppSender, senders)
         counts["auto_reply_rules"] = bulk(AutoReplyRule, self.rules)
+        earliest: dict[int, datetime] = {}
+        for conversation in sorted(self.conversations, key=lambda c: c.created_at):
+            first = earliest.setdefault(id(conversation.contact), conversation.created_at)
+            conversation.is_returning = first < conversation.created_at
         counts["conversations"] = bulk(Conversation, self.conversations)
         counts["broadcasts"] = bulk(Broadcast, self.broadcasts)
         counts["messages"] = bulk(Message, self.messages)

@@ -80,6 +80,19 @@ def env_int(
     return result
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0, environ: Mapping[str, str] | None = None) -> float:
+    value = _raw(name, environ)
+    if value is None or value == "":
+        return default
+    try:
+        result = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number such as 12.5, not {value!r}.") from None
+    if not result >= minimum or result == float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a finite number of at least {minimum}, not {value!r}.")
+    return result
+
+
 def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """A comma-separated list; blanks around items are ignored, empty items are an error."""
     value = _raw(name, environ)

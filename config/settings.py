@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_int, env_list, env_optional, env_str, generated_secret
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_optional, env_str, generated_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CALLBOARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -171,6 +172,30 @@ if USES_SQLITE:
         "schedule": timedelta(minutes=BACKUP_INTERVAL_MINUTES),
     }
 
+# Analytics: snapshots of the last closed local hour / day / ISO week, and a check of the rollups
+# against the raw rows. Beat runs in UTC (CELERY_TIMEZONE), so the daily and weekly snapshots run every
+# hour: building is idempotent and cheap (summed counters), the first run after local midnight makes
+# the new one in any TIME_ZONE, and later runs pick up late data (imports) of that period.
+CELERY_BEAT_SCHEDULE["analytics-snapshot-hourly"] = {
+    "task": "analytics.tasks.build_snapshot",
+    "schedule": crontab(minute=5),
+    "args": ("hourly",),
+}
+CELERY_BEAT_SCHEDULE["analytics-snapshot-daily"] = {
+    "task": "analytics.tasks.build_snapshot",
+    "schedule": crontab(minute=15),
+    "args": ("daily",),
+}
+CELERY_BEAT_SCHEDULE["analytics-snapshot-weekly"] = {
+    "task": "analytics.tasks.build_snapshot",
+    "schedule": crontab(minute=25),
+    "args": ("weekly",),
+}
+CELERY_BEAT_SCHEDULE["analytics-reconcile-rollups"] = {
+    "task": "analytics.tasks.reconcile_rollups",
+    "schedule": crontab(minute=35),
+}
+
 # --- Auth ------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
 LOGIN_URL = "login"
@@ -229,8 +254,20 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Product settings ------------------------------------------------------------------------------
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+# Bearer token of POST /api/cron/aggregate-metrics (an external scheduler's trigger of the snapshots).
+# Unset: that endpoint answers 503 (disabled); beat builds the snapshots anyway.
 CRON_SECRET = env_str("CRON_SECRET", "")
 SLA_FIRST_RESPONSE_SECONDS = env_int("SLA_FIRST_RESPONSE_SECONDS", 300, minimum=1)
+# Dashboard assumptions (docs/metrics.md): what a bot-resolved chat saves, what an agent hour costs.
+DASHBOARD_MINUTES_SAVED_PER_BOT_CONVERSATION = env_int("DASHBOARD_MINUTES_SAVED_PER_BOT_CONVERSATION", 5, minimum=0)
+DASHBOARD_AGENT_HOURLY_COST = env_float("DASHBOARD_AGENT_HOURLY_COST", 20.0)
+DASHBOARD_CURRENCY = env_str("DASHBOARD_CURRENCY", "USD")
+DASHBOARD_DROP_OFF_MINUTES = env_int("DASHBOARD_DROP_OFF_MINUTES", 30, minimum=1)
+DASHBOARD_QUEUE_RATE_WINDOW_MINUTES = env_int("DASHBOARD_QUEUE_RATE_WINDOW_MINUTES", 15, minimum=1)
+DASHBOARD_FAILED_MESSAGES_LIMIT = env_int("DASHBOARD_FAILED_MESSAGES_LIMIT", 20, minimum=1, maximum=500)
+DASHBOARD_TOP_INTENTS_LIMIT = env_int("DASHBOARD_TOP_INTENTS_LIMIT", 10, minimum=1, maximum=100)
+DASHBOARD_WORKLOAD_TOLERANCE_PERCENT = env_int("DASHBOARD_WORKLOAD_TOLERANCE_PERCENT", 25, minimum=1, maximum=100)
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 30, minimum=0, maximum=3600)
 # WhatsApp: a customer writing within this many hours of a resolution reopens that conversation;
 # later, a new conversation starts.
 WHATSAPP_REOPEN_WINDOW_HOURS = env_int("WHATSAPP_REOPEN_WINDOW_HOURS", 24, minimum=0)

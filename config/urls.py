@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("calls.urls")),
     path("api/", include("crm.urls")),
+    path("api/", include("analytics.urls")),
     path("webhooks/twilio/", include("calls.webhook_urls")),
     path("webhooks/twilio/messaging/", include("crm.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

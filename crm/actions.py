@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm import bot, messaging
+from crm import bot, messaging, rollups
 from crm.errors import ActionError
 from crm.models import (
     AuthorType,
@@ -209,9 +209,10 @@ def _record_csat(
         twilio_sid=message_sid,
         created_at=at,
     )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        csat_score=bot.csat_score(body), csat_received_at=at, last_message_at=at, updated_at=at
-    )
+    with rollups.tracking(Conversation, [conversation.pk]):
+        Conversation.objects.filter(pk=conversation.pk).update(
+            csat_score=bot.csat_score(body), csat_received_at=at, last_message_at=at, updated_at=at
+        )
     return message
 
 
@@ -237,6 +238,7 @@ def _answer_or_hand_off(
                 author_type=AuthorType.BOT,
                 status=MessageStatus.QUEUED,
                 body=rule.reply,
+                intent=rule.intent,
                 created_at=at,
             )
             conversation.handled_by_bot_first = True
@@ -410,9 +412,10 @@ def claim_message_for_sending(message_id: int) -> Message | None:
     The conditional update is the idempotency key: of two workers running the same task, exactly one
     gets the message, and a message with a SID is never sent again.
     """
-    claimed = Message.objects.filter(
-        pk=message_id, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, twilio_sid__isnull=True
-    ).update(status=MessageStatus.SENDING, updated_at=timezone.now())
+    with rollups.tracking(Message, [message_id]):
+        claimed = Message.objects.filter(
+            pk=message_id, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, twilio_sid__isnull=True
+        ).update(status=MessageStatus.SENDING, updated_at=timezone.now())
     if not claimed:
         return None
     return Message.objects.select_related("contact", "sender", "conversation").get(pk=message_id)
@@ -420,9 +423,10 @@ def claim_message_for_sending(message_id: int) -> Message | None:
 
 def release_message_claim(message: Message) -> None:
     """Put a claimed message back to `queued` (Twilio could not take it now; the task retries)."""
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, twilio_sid__isnull=True).update(
-        status=MessageStatus.QUEUED, updated_at=timezone.now()
-    )
+    with rollups.tracking(Message, [message.pk]):
+        Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, twilio_sid__isnull=True).update(
+            status=MessageStatus.QUEUED, updated_at=timezone.now()
+        )
 
 
 def do_fail_message(message: Message, *, error_code: int | None, error_message: str) -> Message:
@@ -582,10 +586,17 @@ def _update_sender_health(sender_id: int) -> None:
         .order_by("-updated_at", "-pk")
         .values_list("status", flat=True)[:n]
     )
+    changed = 0
     if len(outcomes) == n and all(s in messaging.FAILURE_STATUSES for s in outcomes):
-        WhatsAppSender.objects.filter(pk=sender_id, status=SenderStatus.ACTIVE).update(status=SenderStatus.DEGRADED)
+        changed = WhatsAppSender.objects.filter(pk=sender_id, status=SenderStatus.ACTIVE).update(
+            status=SenderStatus.DEGRADED
+        )
     elif outcomes and outcomes[0] not in messaging.FAILURE_STATUSES:
-        WhatsAppSender.objects.filter(pk=sender_id, status=SenderStatus.DEGRADED).update(status=SenderStatus.ACTIVE)
+        changed = WhatsAppSender.objects.filter(pk=sender_id, status=SenderStatus.DEGRADED).update(
+            status=SenderStatus.ACTIVE
+        )
+    if changed:
+        rollups.announce_change_on_commit()  # the dashboards show senders' health
 
 
 # --- Broadcasts (start, completion) ---------------------------------------------------------------------
@@ -619,7 +630,7 @@ def do_start_broadcast(broadcast: Broadcast, by: User | None = None, *, at: date
         if sender.status == SenderStatus.DISCONNECTED:
             raise ActionError("sender_disconnected", f"The sender {sender} is disconnected.", field="sender")
         contact_ids = list(broadcast_recipients(locked).values_list("pk", flat=True))
-        Message.objects.bulk_create(
+        queued = Message.objects.bulk_create(
             [
                 Message(
                     broadcast=locked,
@@ -636,6 +647,7 @@ def do_start_broadcast(broadcast: Broadcast, by: User | None = None, *, at: date
             ],
             batch_size=1000,
         )
+        rollups.count_created(Message, queued)
         locked.status, locked.started_at, locked.sender = BroadcastStatus.SENDING, at, sender
         locked.save(update_fields=["status", "started_at", "sender"])
         if not contact_ids:

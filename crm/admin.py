@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count, DateTimeField, Model, Q, QuerySet
+from django.db.models import Count, DateTimeField, Model, OuterRef, Q, QuerySet, Subquery
 from django.forms import ModelForm
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -24,6 +24,7 @@ from crm.models import (
     Broadcast,
     BroadcastStatus,
     Campaign,
+    ChatHourRollup,
     Contact,
     Conversation,
     LeadStatusChange,
@@ -594,3 +595,80 @@ class TwilioMessageEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- Hourly counters (read-only) -------------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the system (counters, checks, snapshots, audit): staff may look, not touch."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RollupAgentFilter(admin.SimpleListFilter):
+    """The agents that have counters (agent_id is a plain column, 0 for "no agent")."""
+
+    title = "agent"
+    parameter_name = "agent"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        ids = model_admin.model._default_manager.values("agent_id")
+        choices = [(str(u.pk), u.get_username()) for u in User.objects.filter(pk__in=ids).order_by("username")]
+        return [("0", "(no agent)"), *choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(agent_id=int(value)) if value and value.isdigit() else queryset
+
+
+class RollupAdmin(ReadOnlyAdmin):
+    """Hourly counters kept by the write actions (crm/rollups.py), shown for checking; never edited
+    here — `manage.py rebuild_rollups` recomputes them from the raw rows."""
+
+    date_hierarchy = "hour"
+    list_filter = (("hour", admin.DateFieldListFilter), RollupAgentFilter)
+    search_fields: ClassVar[tuple[str, ...]] = ("agent_username",)
+    ordering = ("-hour", "agent_id")
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        username = User.objects.filter(pk=OuterRef("agent_id")).values("username")[:1]
+        return super().get_queryset(request).annotate(agent_username=Subquery(username))
+
+    @admin.display(description="Agent", ordering="agent_username")
+    def agent(self, obj: Any) -> str:
+        return obj.agent_username or ("—" if obj.agent_id == 0 else f"#{obj.agent_id} (deleted)")
+
+
+@admin.register(ChatHourRollup)
+class ChatHourRollupAdmin(RollupAdmin):
+    list_display = (
+        "hour",
+        "agent",
+        "campaign",
+        "conversations",
+        "resolved",
+        "frt_count",
+        "messages_inbound",
+        "messages_agent",
+        "messages_bot",
+        "broadcast_messages",
+        "contacts_created",
+    )
+    search_fields: ClassVar[tuple[str, ...]] = ("agent_username", "campaign_name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        name = Campaign.objects.filter(pk=OuterRef("campaign_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(campaign_name=Subquery(name))
+
+    @admin.display(description="Campaign", ordering="campaign_name")
+    def campaign(self, obj: Any) -> str:
+        return obj.campaign_name or ("—" if obj.campaign_id == 0 else f"#{obj.campaign_id} (deleted)")

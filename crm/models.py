@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.phones import to_e164, validate_e164
+from crm.rollups import TrackedModel
 
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
@@ -183,7 +184,7 @@ class ContactQuerySet(models.QuerySet["Contact"]):
         return self.filter(assigned_agent__in=User.objects.visible_to(user))
 
 
-class Contact(models.Model):
+class Contact(TrackedModel):
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(
         max_length=20, unique=True, validators=[validate_e164], help_text="E.164, e.g. +48600100200."
@@ -234,7 +235,7 @@ class Contact(models.Model):
         super().clean_fields(exclude)
 
 
-class LeadStatusChange(models.Model):
+class LeadStatusChange(TrackedModel):
     """One row per change of a contact's lead status (the first row records its creation as `new`)."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="status_changes")
@@ -297,7 +298,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         return self.filter(assigned_agent__in=User.objects.visible_to(user))
 
 
-class Conversation(models.Model):
+class Conversation(TrackedModel):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     channel = models.CharField(max_length=16, choices=ConversationChannel.choices, default=ConversationChannel.WHATSAPP)
     campaign = models.ForeignKey(
@@ -327,11 +328,21 @@ class Conversation(models.Model):
     csat_requested_at = models.DateTimeField(null=True, blank=True)
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Customer rating 1–5.")
     csat_received_at = models.DateTimeField(null=True, blank=True)
+    is_returning = models.BooleanField(
+        default=False, editable=False, help_text="The contact had an earlier conversation (set when created)."
+    )
 
     objects = ConversationQuerySet.as_manager()
 
     if TYPE_CHECKING:
         messages: RelatedManager[Message]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            self.is_returning = Conversation.objects.filter(
+                contact_id=self.contact_id, created_at__lt=self.created_at
+            ).exists()
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["-created_at"]
@@ -409,7 +420,7 @@ class MessageStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
-class Message(models.Model):
+class Message(TrackedModel):
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
@@ -436,6 +447,7 @@ class Message(models.Model):
         help_text="The human author.",
     )
     body = models.TextField(blank=True)
+    intent = models.CharField(max_length=100, blank=True, help_text="The auto-reply rule's intent (bot replies).")
     media_count = models.PositiveSmallIntegerField(default=0)
     twilio_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     status = models.CharField(max_length=16, choices=MessageStatus.choices)
@@ -608,3 +620,67 @@ class TwilioMessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_sid} {self.message_status}"
+
+
+# --- Rollups (hourly counters; see crm/rollups.py and crm/counters.py) --------------------------------
+
+
+def _counter(help_text: str = "") -> models.BigIntegerField:
+    return models.BigIntegerField(default=0, db_default=0, help_text=help_text)
+
+
+class ChatHourRollup(models.Model):
+    """Per local hour × assigned agent (0: none) × campaign (0: none) counters of conversations
+    (in the hour they were created), messages (hour created) and leads. Kept by crm/counters.py in
+    the same transaction as the rows; `manage.py rebuild_rollups` recomputes them."""
+
+    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+    agent_id = models.IntegerField()
+    campaign_id = models.IntegerField()
+    # conversations, in their creation hour
+    conversations = _counter()
+    returning = _counter("Conversations whose contact had an earlier one.")
+    bot_first = _counter("Conversations the bot handled first.")
+    bot_first_escalated = _counter("Of those, escalated to a human.")
+    with_human = _counter("Conversations with a human agent's message (first_response_at set).")
+    resolved = _counter("Conversations now resolved.")
+    resolved_by_bot = _counter("Resolved without any human agent message.")
+    frt_count = _counter()
+    frt_us = _counter("Σ first response time, microseconds.")
+    frt_within_sla = _counter("FRT ≤ SLA_FIRST_RESPONSE_SECONDS.")
+    resolution_us = _counter("Σ resolution time of resolved conversations, microseconds.")
+    csat_count = _counter()
+    csat_sum = _counter()
+    # messages, in their creation hour
+    messages_inbound = _counter()
+    messages_agent = _counter("Outbound by a human agent.")
+    messages_bot = _counter("Outbound by the bot or auto-replies.")
+    messages_system = _counter("Outbound system messages (broadcasts, CSAT prompts).")
+    out_queued = _counter()
+    out_accepted = _counter()
+    out_sending = _counter()
+    out_sent = _counter()
+    out_delivered = _counter()
+    out_read = _counter()
+    out_failed = _counter()
+    out_undelivered = _counter()
+    out_canceled = _counter()
+    broadcast_messages = _counter()
+    broadcast_ok = _counter("Broadcast messages sent, delivered or read.")
+    broadcast_failed = _counter("Broadcast messages failed or undelivered.")
+    # contacts (creation hour) and lead status changes (hour of the change)
+    contacts_created = _counter()
+    leads_to_new = _counter()
+    leads_to_contacted = _counter()
+    leads_to_qualified = _counter()
+    leads_to_converted = _counter()
+    leads_to_lost = _counter()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "agent_id", "campaign_id"], name="crm_chathourrollup_key")
+        ]
+        indexes = [models.Index(fields=["agent_id", "hour"], name="chathourrollup_agent_hour")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} campaign {self.campaign_id} @ {self.hour:%Y-%m-%d %H:%M}"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from calls.actions import talk_seconds
 from calls.admin import hms
 from calls.models import (
+    AgentHourRollup,
     AgentSession,
     AgentStatusPeriod,
     ApiKey,
@@ -39,6 +40,7 @@ from crm.models import (
     AutoReplyRule,
     Broadcast,
     Campaign,
+    ChatHourRollup,
     Contact,
     Conversation,
     Direction,
@@ -155,6 +157,19 @@ def _broadcast() -> Broadcast:
     return broadcast
 
 
+def _agent_hour_rollup() -> AgentHourRollup:
+    call = CallLogFactory.create(outcome="lead", wrap_up_seconds=15)
+    AgentSessionFactory.create(agent=call.agent)
+    return AgentHourRollup.objects.filter(agent_id=call.agent_id).order_by("hour").first()  # type: ignore[return-value]
+
+
+def _chat_hour_rollup() -> ChatHourRollup:
+    conversation = _conversation()
+    assert conversation.assigned_agent_id is not None and conversation.campaign_id is not None
+    rows = ChatHourRollup.objects.filter(agent_id=conversation.assigned_agent_id, campaign_id=conversation.campaign_id)
+    return rows.order_by("hour").first()  # type: ignore[return-value]
+
+
 ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
     User: _user,
     Team: _team,
@@ -172,6 +187,8 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
         call_sid="CA" + "0" * 32, call_status="ringing", payload={"CallStatus": "ringing"}, call=CallLogFactory.create()
     ),
     TwilioSyncRun: lambda: TwilioSyncRun.objects.create(day=timezone.localdate(), matched=3),
+    AgentHourRollup: _agent_hour_rollup,
+    ChatHourRollup: _chat_hour_rollup,
     WhatsAppSender: lambda: WhatsAppSender.objects.create(
         phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
     ),
@@ -278,7 +295,8 @@ def test_change_page_renders(staff_client: Client, model: type[Model], django_as
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m._meta.label)
 def test_add_page_renders(staff_client: Client, model: type[Model], django_assert_max_num_queries: Any) -> None:
     # Records written only by the system (Twilio callbacks, sync runs) have no add page: 403.
-    expected = 200 if model not in (TwilioCallEvent, TwilioSyncRun, TwilioMessageEvent) else 403
+    system_written = (TwilioCallEvent, TwilioSyncRun, TwilioMessageEvent, AgentHourRollup, ChatHourRollup)
+    expected = 200 if model not in system_written else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):
         response = staff_client.get(add_url(model))
     assert response.status_code == expected

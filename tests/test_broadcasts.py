@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crm import rollups
 from crm.actions import do_refresh_broadcast_status, do_start_broadcast
 from crm.broadcasts import broadcast_stats, send_broadcast_messages
 from crm.errors import ActionError
@@ -78,6 +79,7 @@ def test_start_creates_one_queued_message_per_contact_not_opted_out(
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.SENDING and broadcast.started_at is not None
     assert broadcast.sender == sender
+    callbacks = [c for c in callbacks if c is not rollups.announce_change]
     assert len(callbacks) == 1 and sent_ids == []  # nothing is sent before the commit
 
     callbacks[0]()  # the eager send_broadcast task

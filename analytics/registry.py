@@ -1,0 +1,136 @@
+"""The metrics registry: every number the product shows is defined here, once (METRICS.md).
+
+A metric has a key, a label, a unit, a formula (a paragraph shown in the UI's "how is this computed"
+and in docs/metrics.md, generated from this registry) and its computation. Most metrics are
+functions of summed rollup counters (`from_counters`), so the same definition serves a whole
+period, one agent's row of a table or one hour of a chart; the rest read current state
+(`from_context`, e.g. contacts assigned now). Dashboards, APIs, exports and PDF reports call
+`value()` / `apply()`; nothing else computes a metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from django.utils import timezone
+
+from analytics.access import AnalyticsScope
+from analytics.periods import Period
+from calls.models import AgentHourRollup
+from crm.models import ChatHourRollup
+from crm.rollups import total, totals
+
+Counters = Mapping[str, int]
+UNITS = ("count", "seconds", "percent", "score", "hours", "money")
+
+
+class Context:
+    """One (period, scope) to evaluate metrics in; rollup sums are read once and shared."""
+
+    def __init__(self, period: Period, scope: AnalyticsScope, now: datetime | None = None) -> None:
+        self.period, self.scope, self.now = period, scope, now or timezone.now()
+        self._grouped: dict[tuple[Any, ...], dict[Any, dict[str, int]]] = {}
+
+    @cached_property
+    def counters(self) -> dict[str, int]:
+        """Every counter of both rollup tables summed over the period and scope."""
+        return {**self.calls, **self.chat}
+
+    @cached_property
+    def calls(self) -> dict[str, int]:
+        return total(AgentHourRollup, self.period.start, self.period.end, scope=self.scope.rollup, now=self.now)
+
+    @cached_property
+    def chat(self) -> dict[str, int]:
+        return total(ChatHourRollup, self.period.start, self.period.end, scope=self.scope.rollup, now=self.now)
+
+    def grouped(self, table: type, group_by: tuple[str, ...]) -> dict[Any, dict[str, int]]:
+        """Counters of `table` grouped by key columns (e.g. ("agent_id",) or ("hour",))."""
+        key = (table, group_by)
+        if key not in self._grouped:
+            self._grouped[key] = totals(
+                table, self.period.start, self.period.end, scope=self.scope.rollup, group_by=group_by, now=self.now
+            )
+        return self._grouped[key]
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    formula: str
+    from_counters: Callable[[Counters], float | int] | None = None
+    from_context: Callable[[Context], Any] | None = None
+    # the raw rows behind the number, as a query a user can run (e.g. a call-log filter)
+    drill_down: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def value(self, context: Context) -> Any:
+        if self.from_counters is not None:
+            return self.from_counters(context.counters)
+        if self.from_context is None:
+            raise TypeError(f"metric {self.key} has no computation")
+        return self.from_context(context)
+
+    def apply(self, counters: Counters) -> float | int:
+        """The metric over any set of counters (one agent's, one hour's...)."""
+        if self.from_counters is None:
+            raise TypeError(f"metric {self.key} is not computed from counters")
+        return self.from_counters(counters)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "formula": self.formula,
+            "drill_down": self.drill_down,
+        }
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def metric(
+    key: str,
+    label: str,
+    unit: str,
+    formula: str,
+    *,
+    drill_down: str = "",
+    tags: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Metric]:
+    """Register the decorated function as metric `key`. A function of one argument named `c` reads
+    counters; one whose argument is named `ctx` reads a Context."""
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r} for metric {key}")
+
+    def register(function: Callable[..., Any]) -> Metric:
+        if key in METRICS:
+            raise ValueError(f"metric {key} is defined twice")
+        argument = function.__code__.co_varnames[0]
+        kind = {"from_counters": function} if argument == "c" else {"from_context": function}
+        METRICS[key] = Metric(key, label, unit, " ".join(formula.split()), drill_down=drill_down, tags=tags, **kind)
+        return METRICS[key]
+
+    return register
+
+
+def get(key: str) -> Metric:
+    return METRICS[key]
+
+
+def value(key: str, context: Context) -> Any:
+    return METRICS[key].value(context)
+
+
+def ratio(numerator: float, denominator: float, *, percent: bool = False, places: int = 1) -> float:
+    """numerator / denominator rounded to `places`; 0.0 when the denominator is 0."""
+    if not denominator:
+        return 0.0
+    return round(numerator / denominator * (100 if percent else 1), places)
