@@ -1,5 +1,5 @@
 """Operational endpoints of analytics/ (API.md "CRM effectiveness dashboard"): the cron trigger of the
-metric snapshots."""
+metric snapshots, and the snapshot history."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, AuthenticationFailed, ValidationError
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import SnapshotType
-from analytics.snapshots import build_last_snapshot
+from analytics.periods import PeriodError, period_from_params
+from analytics.registry import METRICS
+from analytics.snapshots import build_last_snapshot, history
+from crm.access import current_user
+from crm.models import Role
 
 
 class CronDisabled(APIException):
@@ -97,3 +101,59 @@ class AggregateMetricsView(APIView):
                 "snapshot_id": snapshot.pk,
             }
         )
+
+
+class SnapshotHistoryView(APIView):
+    """Long history from the stored snapshots: one point per closed hour, day or week, for trend
+    charts over months or years without re-reading rollups. Snapshots are organisation-wide, so this
+    is for admins; periods whose snapshot was never built are absent (not zero)."""
+
+    @extend_schema(
+        operation_id="dashboard_history",
+        parameters=[
+            OpenApiParameter("type", str, enum=SnapshotType.values, required=True),
+            OpenApiParameter("startDate", str, required=True, description="First local date (YYYY-MM-DD)."),
+            OpenApiParameter("endDate", str, required=True, description="Last local date, inclusive."),
+            OpenApiParameter("metrics", str, description="Comma-separated metric keys (default: all)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "SnapshotHistory",
+                {
+                    "type": serializers.CharField(),
+                    "period": serializers.DictField(),
+                    "series": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            400: OpenApiResponse(description="Bad type, dates or metric key."),
+            403: OpenApiResponse(description="Not an admin."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        user = current_user(request)
+        if not (user.role == Role.ADMIN or user.is_superuser):
+            raise PermissionDenied("Snapshots hold the whole organisation's figures: only admins may read them.")
+        snapshot_type = request.query_params.get("type", "")
+        if snapshot_type not in SnapshotType.values:
+            raise ValidationError(
+                {"type": [f"type must be one of {', '.join(SnapshotType.values)}, not {snapshot_type!r}."]}
+            )
+        if not (request.query_params.get("startDate") and request.query_params.get("endDate")):
+            raise ValidationError({"startDate": ["Give startDate and endDate (inclusive local dates)."]})
+        try:
+            period = period_from_params(request.query_params)
+        except PeriodError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        wanted = [key for key in request.query_params.get("metrics", "").split(",") if key.strip()]
+        unknown = [key for key in wanted if key not in METRICS]
+        if unknown:
+            raise ValidationError({"metrics": [f"Unknown metric {', '.join(unknown)}; see /api/dashboard/metrics."]})
+        series = [
+            {
+                "start": point["start"].isoformat(),
+                "end": point["end"].isoformat(),
+                "metrics": {k: v for k, v in point["metrics"].items() if not wanted or k in wanted},
+            }
+            for point in history(snapshot_type, period.start, period.end)
+        ]
+        return Response({"type": snapshot_type, "period": period.as_dict(), "series": series})

@@ -29,6 +29,7 @@ dashboard_patterns: list = [
 # snapshots cron, exports, metric catalogue, audit (analytics/ops_views.py)
 ops_patterns: list = [
     path("cron/aggregate-metrics", ops_views.AggregateMetricsView.as_view(), name="cron-aggregate-metrics"),
+    path("dashboard/history", ops_views.SnapshotHistoryView.as_view(), name="dashboard-history"),
     path("dashboard/<str:section>/export", export_views.SectionExportView.as_view(), name="dashboard-export"),
     path("analytics/agents/kpis/export", export_views.AgentKpisExportView.as_view(), name="agent-kpis-export"),
     path("dashboard/metrics/<str:key>", export_views.MetricDrillDownView.as_view(), name="dashboard-metric"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = ["benchmarks.foundation", "benchmarks.api", "benchmarks.imports"]
+SUITES = ["benchmarks.foundation", "benchmarks.api", "benchmarks.imports", "benchmarks.analytics"]
 
 
 def main() -> int:

@@ -216,6 +216,8 @@ class AgentStatusPeriod(TrackedModel):
         indexes = [
             models.Index(fields=["agent", "started_at"], name="status_agent_started"),
             models.Index(fields=["agent", "ended_at"], name="status_agent_ended"),
+            # rollup reads of the organisation: periods overlapping a partial hour
+            models.Index(fields=["ended_at"], name="status_ended"),
         ]
 
     def __str__(self) -> str:
@@ -265,7 +267,11 @@ class AgentSession(TrackedModel):
                 name="calls_agentsession_ended_after_started",
             ),
         ]
-        indexes = [models.Index(fields=["agent", "started_at"], name="session_agent_started")]
+        indexes = [
+            models.Index(fields=["agent", "started_at"], name="session_agent_started"),
+            models.Index(fields=["agent", "ended_at"], name="session_agent_ended"),
+            models.Index(fields=["ended_at"], name="session_ended"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} session from {self.started_at:%Y-%m-%d %H:%M}"

@@ -257,6 +257,7 @@ class LeadStatusChange(TrackedModel):
         indexes = [
             models.Index(fields=["to_status", "changed_at"], name="leadchange_status_time"),
             models.Index(fields=["contact", "changed_at"], name="leadchange_contact_time"),
+            models.Index(fields=["changed_at"], name="leadchange_time"),
         ]
 
     def __str__(self) -> str:

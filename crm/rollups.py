@@ -372,12 +372,10 @@ def totals(
     sources = sources_of(table)
     if first_full < last_full:
         probe = sources[0]
-        rows = (
-            table._default_manager.filter(scope.table_q(probe), hour__gte=first_full, hour__lt=last_full)
-            .values(*group_by)
-            .annotate(**{f"_{c}": Sum(c) for c in counters})
-            .order_by()
-        )
+        stored = table._default_manager.filter(scope.table_q(probe), hour__gte=first_full, hour__lt=last_full)
+        sums = {f"_{c}": Sum(c) for c in counters}
+        # without grouping, aggregate(): `.values()` with no fields would group by every column
+        rows = stored.values(*group_by).annotate(**sums).order_by() if group_by else [stored.aggregate(**sums)]
         for row in rows:
             bucket = result[tuple(row[g] for g in group_by)]
             for c in counters:

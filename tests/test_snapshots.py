@@ -149,6 +149,39 @@ def test_history_reads_stored_snapshots_in_order(midday, agent_a1, test_metric) 
         history("yearly", local_midnight(today), timezone.now())
 
 
+def test_history_endpoint_serves_the_snapshots_to_admins(midday, admin, supervisor_a, agent_a1) -> None:
+    today = timezone.localdate()
+    for days in (2, 1):
+        day = today - timedelta(days=days)
+        for _ in range(days):
+            CallLogFactory.create(agent=agent_a1, started_at=local_midnight(day) + timedelta(hours=9))
+        build_snapshot("daily", local_midnight(day))
+    url = reverse("dashboard-history")
+    params = {"type": "daily", "startDate": str(today - timedelta(days=2)), "endDate": str(today)}
+
+    response = api(admin).get(url, {**params, "metrics": "calls_made"})
+    assert response.status_code == 200, response.json()
+    series = response.json()["series"]
+    assert [point["metrics"] for point in series] == [{"calls_made": 2}, {"calls_made": 1}]
+    assert series[0]["start"] == local_midnight(today - timedelta(days=2)).isoformat()
+
+    assert api(supervisor_a).get(url, params).status_code == 403
+    for bad, field in (
+        ({**params, "type": "yearly"}, "type"),
+        ({"type": "daily"}, "startDate"),
+        ({**params, "endDate": "yesterday"}, "endDate"),
+        ({**params, "metrics": "calls_made,nonsense"}, "metrics"),
+    ):
+        response = api(admin).get(url, bad)
+        assert response.status_code == 400 and field in response.json()["fields"], (bad, response.json())
+
+
+def api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
 # --- cron endpoint --------------------------------------------------------------------------------------------
 
 
