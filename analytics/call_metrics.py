@@ -27,6 +27,7 @@ from crm.rollups import (
     add_to_rollup,
     difference,
     hour_start,
+    resync_days,
     sources_of,
     table_counters,
 )
@@ -383,7 +384,9 @@ def recount_agent_hour(agent_id: int, hour: datetime) -> dict[str, int]:
         key = (hour, agent_id)
         delta = difference({key: stored}, {key: expected})
         # the upsert reads only the source's table and key columns, which every AgentHourRollup source shares
-        add_to_rollup(CALLS, delta)
+        add_to_rollup(CALLS, delta, days=False)
+        # the day row is the sum of its hours (whether the hour was off through a lost write or an edit)
+        resync_days(AgentHourRollup, [hour], {"agent_id": agent_id})
     return dict(delta.get(key, {}))
 
 

@@ -30,8 +30,8 @@ from crm.counters import CONVERSATIONS, MESSAGES
 from crm.models import (
     OPEN_CONVERSATION_STATUSES,
     AuthorType,
+    ChatHourRollup,
     Conversation,
-    ConversationStatus,
     Direction,
     Message,
     MessageStatus,
@@ -39,6 +39,7 @@ from crm.models import (
     SenderStatus,
     WhatsAppSender,
 )
+from crm.rollups import totals
 
 US_PER_SECOND = 1_000_000
 US_PER_HOUR = 3_600 * US_PER_SECOND
@@ -310,18 +311,21 @@ def open_tickets(ctx: Context) -> dict[str, int]:
     drill_down=_RESOLVED,
 )
 def tickets_resolved(ctx: Context) -> dict[str, int]:
-    today, week, month = (named_period(name, ctx.now) for name in ("today", "week", "month"))
-    earliest = min(week.start, month.start)
-    counts = (
-        conversations_in_scope(ctx)
-        .filter(status=ConversationStatus.RESOLVED, resolved_at__gte=earliest, resolved_at__lt=ctx.now)
-        .aggregate(
-            today=Count("pk", filter=Q(resolved_at__gte=today.start)),
-            week=Count("pk", filter=Q(resolved_at__gte=week.start)),
-            month=Count("pk", filter=Q(resolved_at__gte=month.start)),
-        )
+    periods = {name: named_period(name, ctx.now) for name in ("today", "week", "month")}
+    earliest = min(period.start for period in periods.values())
+    hourly = totals(
+        ChatHourRollup,
+        earliest,
+        ctx.now,
+        scope=ctx.scope.rollup,
+        group_by=("hour",),
+        fields=("resolutions",),
+        now=ctx.now,
     )
-    return {name: counts[name] or 0 for name in ("today", "week", "month")}
+    return {
+        name: sum(c.get("resolutions", 0) for (hour,), c in hourly.items() if hour >= period.start)
+        for name, period in periods.items()
+    }
 
 
 # --- customers ---------------------------------------------------------------------------------------

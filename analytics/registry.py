@@ -10,7 +10,7 @@ period, one agent's row of a table or one hour of a chart; the rest read current
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -22,7 +22,7 @@ from analytics.access import AnalyticsScope
 from analytics.periods import Period
 from calls.models import AgentHourRollup
 from crm.models import ChatHourRollup
-from crm.rollups import total, totals
+from crm.rollups import table_counters, total, totals
 
 Counters = Mapping[str, int]
 UNITS = ("count", "seconds", "percent", "score", "hours", "money")
@@ -36,9 +36,10 @@ class Context:
         self._grouped: dict[tuple[Any, ...], dict[Any, dict[str, int]]] = {}
 
     @cached_property
-    def counters(self) -> dict[str, int]:
-        """Every counter of both rollup tables summed over the period and scope."""
-        return {**self.calls, **self.chat}
+    def counters(self) -> Mapping[str, int]:
+        """Every counter of both rollup tables summed over the period and scope; each table is read
+        only when one of its counters is first asked for."""
+        return LazyCounters(self)
 
     @cached_property
     def calls(self) -> dict[str, int]:
@@ -48,14 +49,51 @@ class Context:
     def chat(self) -> dict[str, int]:
         return total(ChatHourRollup, self.period.start, self.period.end, scope=self.scope.rollup, now=self.now)
 
-    def grouped(self, table: type, group_by: tuple[str, ...]) -> dict[Any, dict[str, int]]:
-        """Counters of `table` grouped by key columns (e.g. ("agent_id",) or ("hour",))."""
-        key = (table, group_by)
+    def grouped(
+        self, table: type, group_by: tuple[str, ...], fields: tuple[str, ...] | None = None
+    ) -> dict[Any, dict[str, int]]:
+        """Counters of `table` grouped by key columns, "hour" or "day" (e.g. ("agent_id",) or ("hour",));
+        `fields` limits the counters summed (cheaper for long hourly series)."""
+        key = (table, group_by, fields)
         if key not in self._grouped:
             self._grouped[key] = totals(
-                table, self.period.start, self.period.end, scope=self.scope.rollup, group_by=group_by, now=self.now
+                table,
+                self.period.start,
+                self.period.end,
+                scope=self.scope.rollup,
+                group_by=group_by,
+                fields=fields,
+                now=self.now,
             )
         return self._grouped[key]
+
+
+class LazyCounters(Mapping[str, int]):
+    """The summed counters of a Context, reading a rollup table on the first access to one of its names."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def _table_of(self, name: str) -> dict[str, int]:
+        if name in _CALL_COUNTERS:
+            return self._context.calls
+        if name in _CHAT_COUNTERS:
+            return self._context.chat
+        raise KeyError(name)
+
+    def __getitem__(self, name: str) -> int:
+        return self._table_of(name)[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _CALL_COUNTERS
+        yield from _CHAT_COUNTERS
+
+    def __len__(self) -> int:
+        return len(_CALL_COUNTERS) + len(_CHAT_COUNTERS)
+
+
+_CALL_COUNTERS = tuple(table_counters(AgentHourRollup))
+_CHAT_COUNTERS = tuple(table_counters(ChatHourRollup))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from calls.actions import talk_seconds
 from calls.models import (
+    AgentDayRollup,
     AgentHourRollup,
     AgentSession,
     AgentStatusPeriod,
@@ -23,7 +24,7 @@ from calls.models import (
     TwilioCallEvent,
     TwilioSyncRun,
 )
-from crm.admin import PreciseTimesAdmin, RollupAdmin
+from crm.admin import PreciseTimesAdmin, RollupAdmin, RollupAgentFilter
 
 
 def hms(seconds: int | float | None) -> str:
@@ -349,3 +350,13 @@ class AgentHourRollupAdmin(RollupAdmin):
     @admin.display(description="Logged in", ordering="logged_us")
     def logged_time(self, obj: AgentHourRollup) -> str:
         return hms(obj.logged_us // 1_000_000)
+
+
+@admin.register(AgentDayRollup)
+class AgentDayRollupAdmin(AgentHourRollupAdmin):
+    """The same counters per local day (what month-long reads sum)."""
+
+    date_hierarchy = "day"
+    list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
+    ordering = ("-day", "agent_id")
+    list_display = ("day", *AgentHourRollupAdmin.list_display[1:])

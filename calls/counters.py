@@ -9,7 +9,16 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete
 
-from calls.models import AgentHourRollup, AgentSession, AgentStatus, AgentStatusPeriod, CallLog, CallOutcome, CallStatus
+from calls.models import (
+    AgentDayRollup,
+    AgentHourRollup,
+    AgentSession,
+    AgentStatus,
+    AgentStatusPeriod,
+    CallLog,
+    CallOutcome,
+    CallStatus,
+)
 from crm.rollups import (
     Contribution,
     Row,
@@ -19,6 +28,7 @@ from crm.rollups import (
     hour_start,
     in_window,
     register,
+    register_day_table,
     split_by_hour,
     subtract_deleted,
 )
@@ -67,6 +77,7 @@ def session_contribution(row: Row, window: Window | None = None) -> Contribution
     return _interval_contribution(row, window, "logged_us")
 
 
+register_day_table(AgentHourRollup, AgentDayRollup)
 CALLS = register(
     Source(
         name="calls",

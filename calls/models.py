@@ -405,16 +405,15 @@ def _counter(help_text: str = "") -> models.BigIntegerField:
     return models.BigIntegerField(default=0, db_default=0, help_text=help_text)
 
 
-class AgentHourRollup(models.Model):
-    """Per agent × local hour counters of calls and agent time, kept by calls/counters.py in the
-    same transaction as the rows they count (see crm/rollups.py). Never edit by hand:
-    `manage.py rebuild_rollups` recomputes them from the raw rows.
+class AgentRollupCounters(models.Model):
+    """Counters of calls and agent time per agent, shared by the hour and day rollups. Kept by
+    calls/counters.py in the same transaction as the rows they count (see crm/rollups.py). Never edit
+    by hand: `manage.py rebuild_rollups` recomputes them from the raw rows.
 
-    Calls count in the hour they started; state and session time (microseconds) is clipped to each
-    hour, closed intervals only (reads add the open ones up to now).
+    Calls count in the bucket they started in; state and session time (microseconds) is clipped to
+    each bucket, closed intervals only (reads add the open ones up to now).
     """
 
-    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
     agent_id = models.IntegerField()
     calls = _counter()
     calls_in_progress = _counter()
@@ -442,8 +441,26 @@ class AgentHourRollup(models.Model):
     logged_us = _counter("Microseconds covered by login sessions.")
 
     class Meta:
+        abstract = True
+
+
+class AgentHourRollup(AgentRollupCounters):
+    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+
+    class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "agent_id"], name="calls_agenthourrollup_key")]
         indexes = [models.Index(fields=["agent_id", "hour"], name="agenthourrollup_agent_hour")]
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} @ {self.hour:%Y-%m-%d %H:%M}"
+
+
+class AgentDayRollup(AgentRollupCounters):
+    day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "agent_id"], name="calls_agentdayrollup_key")]
+        indexes = [models.Index(fields=["agent_id", "day"], name="agentdayrollup_agent_day")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} on {timezone.localtime(self.day):%Y-%m-%d}"

@@ -24,6 +24,7 @@ from crm.models import (
     Broadcast,
     BroadcastStatus,
     Campaign,
+    ChatDayRollup,
     ChatHourRollup,
     Contact,
     Conversation,
@@ -672,3 +673,13 @@ class ChatHourRollupAdmin(RollupAdmin):
     @admin.display(description="Campaign", ordering="campaign_name")
     def campaign(self, obj: Any) -> str:
         return obj.campaign_name or ("—" if obj.campaign_id == 0 else f"#{obj.campaign_id} (deleted)")
+
+
+@admin.register(ChatDayRollup)
+class ChatDayRollupAdmin(ChatHourRollupAdmin):
+    """The same counters per local day (what month-long reads sum)."""
+
+    date_hierarchy = "day"
+    list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
+    ordering = ("-day", "agent_id")
+    list_display = ("day", *ChatHourRollupAdmin.list_display[1:])

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete
 
 from crm.models import (
+    ChatDayRollup,
     ChatHourRollup,
     Contact,
     Conversation,
@@ -32,6 +33,7 @@ from crm.rollups import (
     in_window,
     microseconds,
     register,
+    register_day_table,
     subtract_deleted,
 )
 
@@ -52,9 +54,12 @@ def first_response_seconds(row: Row) -> float | None:
 
 
 def conversation_contribution(row: Row, window: Window | None = None) -> Contribution:
-    if not in_window(window, row["created_at"]):
-        return {}
     resolved = row["status"] == ConversationStatus.RESOLVED and row["resolved_at"] is not None
+    found: Contribution = {}
+    if resolved and in_window(window, row["resolved_at"]):
+        found[_key(row, "resolved_at", "assigned_agent_id", "campaign_id")] = {"resolutions": 1}
+    if not in_window(window, row["created_at"]):
+        return found
     human = row["first_response_at"] is not None
     counts = {
         "conversations": 1,
@@ -77,7 +82,10 @@ def conversation_contribution(row: Row, window: Window | None = None) -> Contrib
         counts["resolution_us"] = microseconds(row["resolved_at"] - row["created_at"])
     if row["csat_score"] is not None:
         counts |= {"csat_count": 1, "csat_sum": row["csat_score"]}
-    return {_key(row, "created_at", "assigned_agent_id", "campaign_id"): counts}
+    key = _key(row, "created_at", "assigned_agent_id", "campaign_id")
+    for name, amount in found.pop(key, {}).items():
+        counts[name] = counts.get(name, 0) + amount
+    return {key: counts, **found}
 
 
 def message_contribution(row: Row, window: Window | None = None) -> Contribution:
@@ -119,6 +127,7 @@ def lead_change_contribution(row: Row, window: Window | None = None) -> Contribu
     return {key: {f"leads_to_{row['to_status']}": 1}}
 
 
+register_day_table(ChatHourRollup, ChatDayRollup)
 CONVERSATIONS = register(
     Source(
         name="conversations",
@@ -140,6 +149,7 @@ CONVERSATIONS = register(
         ),
         contribute=conversation_contribution,
         time_field="created_at",
+        other_time_fields=("resolved_at",),
         raw_keys={"agent_id": "assigned_agent", "campaign_id": "campaign"},
         dependents=(("messages", "conversation", ("assigned_agent_id", "campaign_id")),),
     )

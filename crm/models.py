@@ -630,12 +630,12 @@ def _counter(help_text: str = "") -> models.BigIntegerField:
     return models.BigIntegerField(default=0, db_default=0, help_text=help_text)
 
 
-class ChatHourRollup(models.Model):
-    """Per local hour × assigned agent (0: none) × campaign (0: none) counters of conversations
-    (in the hour they were created), messages (hour created) and leads. Kept by crm/counters.py in
-    the same transaction as the rows; `manage.py rebuild_rollups` recomputes them."""
+class ChatRollupCounters(models.Model):
+    """Per assigned agent (0: none) × campaign (0: none) counters of conversations (in the bucket
+    they were created; resolutions also in the bucket of resolved_at), messages (bucket created) and
+    leads, shared by the hour and day rollups. Kept by crm/counters.py in the same transaction as the
+    rows; `manage.py rebuild_rollups` recomputes them."""
 
-    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
     agent_id = models.IntegerField()
     campaign_id = models.IntegerField()
     # conversations, in their creation hour
@@ -645,6 +645,7 @@ class ChatHourRollup(models.Model):
     bot_first_escalated = _counter("Of those, escalated to a human.")
     with_human = _counter("Conversations with a human agent's message (first_response_at set).")
     resolved = _counter("Conversations now resolved.")
+    resolutions = _counter("Resolved conversations counted in the bucket of their (last) resolved_at.")
     resolved_by_bot = _counter("Resolved without any human agent message.")
     frt_count = _counter()
     frt_us = _counter("Σ first response time, microseconds.")
@@ -678,6 +679,13 @@ class ChatHourRollup(models.Model):
     leads_to_lost = _counter()
 
     class Meta:
+        abstract = True
+
+
+class ChatHourRollup(ChatRollupCounters):
+    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(fields=["hour", "agent_id", "campaign_id"], name="crm_chathourrollup_key")
         ]
@@ -685,3 +693,14 @@ class ChatHourRollup(models.Model):
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} campaign {self.campaign_id} @ {self.hour:%Y-%m-%d %H:%M}"
+
+
+class ChatDayRollup(ChatRollupCounters):
+    day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "agent_id", "campaign_id"], name="crm_chatdayrollup_key")]
+        indexes = [models.Index(fields=["agent_id", "day"], name="chatdayrollup_agent_day")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} campaign {self.campaign_id} on {timezone.localtime(self.day):%Y-%m-%d}"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from calls.actions import talk_seconds
 from calls.admin import hms
 from calls.models import (
+    AgentDayRollup,
     AgentHourRollup,
     AgentSession,
     AgentStatusPeriod,
@@ -40,6 +41,7 @@ from crm.models import (
     AutoReplyRule,
     Broadcast,
     Campaign,
+    ChatDayRollup,
     ChatHourRollup,
     Contact,
     Conversation,
@@ -163,6 +165,17 @@ def _agent_hour_rollup() -> AgentHourRollup:
     return AgentHourRollup.objects.filter(agent_id=call.agent_id).order_by("hour").first()  # type: ignore[return-value]
 
 
+def _agent_day_rollup() -> AgentDayRollup:
+    call = CallLogFactory.create(outcome="lead", wrap_up_seconds=15)
+    return AgentDayRollup.objects.filter(agent_id=call.agent_id).first()  # type: ignore[return-value]
+
+
+def _chat_day_rollup() -> ChatDayRollup:
+    conversation = _conversation()
+    rows = ChatDayRollup.objects.filter(agent_id=conversation.assigned_agent_id, campaign_id=conversation.campaign_id)
+    return rows.first()  # type: ignore[return-value]
+
+
 def _chat_hour_rollup() -> ChatHourRollup:
     conversation = _conversation()
     assert conversation.assigned_agent_id is not None and conversation.campaign_id is not None
@@ -188,7 +201,9 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
     ),
     TwilioSyncRun: lambda: TwilioSyncRun.objects.create(day=timezone.localdate(), matched=3),
     AgentHourRollup: _agent_hour_rollup,
+    AgentDayRollup: _agent_day_rollup,
     ChatHourRollup: _chat_hour_rollup,
+    ChatDayRollup: _chat_day_rollup,
     WhatsAppSender: lambda: WhatsAppSender.objects.create(
         phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
     ),
@@ -295,7 +310,15 @@ def test_change_page_renders(staff_client: Client, model: type[Model], django_as
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda m: m._meta.label)
 def test_add_page_renders(staff_client: Client, model: type[Model], django_assert_max_num_queries: Any) -> None:
     # Records written only by the system (Twilio callbacks, sync runs) have no add page: 403.
-    system_written = (TwilioCallEvent, TwilioSyncRun, TwilioMessageEvent, AgentHourRollup, ChatHourRollup)
+    system_written = (
+        TwilioCallEvent,
+        TwilioSyncRun,
+        TwilioMessageEvent,
+        AgentHourRollup,
+        AgentDayRollup,
+        ChatHourRollup,
+        ChatDayRollup,
+    )
     expected = 200 if model not in system_written else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):
         response = staff_client.get(add_url(model))

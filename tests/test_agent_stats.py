@@ -25,6 +25,7 @@ from analytics.registry import METRICS
 from calls.models import (
     FAILED_CALL_STATUSES,
     WORK_STATUSES,
+    AgentDayRollup,
     AgentHourRollup,
     AgentSession,
     AgentStatus,
@@ -35,7 +36,7 @@ from calls.models import (
 )
 from crm.models import BusinessReason, Campaign, Contact, User
 from crm.periods import local_day_bounds, local_midnight
-from crm.rollups import compare, hour_start
+from crm.rollups import compare, day_start, hour_start
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -423,7 +424,11 @@ def test_update_after_call_repairs_a_corrupted_cell(agent_a1, midday, django_cap
     hour = hour_start(made.started_at)
     cell = AgentHourRollup.objects.filter(agent_id=agent_a1.pk, hour=hour)
     good = cell.values().get()
-    cell.update(calls=99, talk_seconds=0, outcome_lead=0, break_us=5)  # a write that bypassed the counters
+    day_row = AgentDayRollup.objects.filter(agent_id=agent_a1.pk, day=day_start(hour))
+    good_day = day_row.values().get()
+    # a write that bypassed the counters (all of the day's activity is in this hour)
+    cell.update(calls=99, talk_seconds=0, outcome_lead=0, break_us=5)
+    day_row.update(calls=99, talk_seconds=0, outcome_lead=0, break_us=5)
     assert compare(AgentHourRollup, hour, hour + timedelta(hours=1))
     assert api(agent_a1).get(STATS).json()["stats"]["calls_total_today"] == 99 + 0  # the corruption shows
 
@@ -438,6 +443,7 @@ def test_update_after_call_repairs_a_corrupted_cell(agent_a1, midday, django_cap
     }
     assert "corrected 4 counters" in body["message"]
     assert cell.values().get() == good
+    assert day_row.values().get() == good_day  # the day row is resynced from its hours
     assert compare(AgentHourRollup, hour, hour + timedelta(hours=1)) == []
     today = timezone.localdate()
     expected = raw_stats(agent_a1, today, timezone.now())
