@@ -172,6 +172,7 @@ def _agent_day_rollup() -> AgentDayRollup:
 
 def _chat_day_rollup() -> ChatDayRollup:
     conversation = _conversation()
+    assert conversation.assigned_agent_id is not None and conversation.campaign_id is not None
     rows = ChatDayRollup.objects.filter(agent_id=conversation.assigned_agent_id, campaign_id=conversation.campaign_id)
     return rows.first()  # type: ignore[return-value]
 
