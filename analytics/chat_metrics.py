@@ -39,7 +39,7 @@ from crm.models import (
     SenderStatus,
     WhatsAppSender,
 )
-from crm.rollups import totals
+from crm.rollups import total, totals
 
 US_PER_SECOND = 1_000_000
 US_PER_HOUR = 3_600 * US_PER_SECOND
@@ -141,18 +141,12 @@ def conversations(c: Counters) -> int:
     "active_conversations",
     "Active conversations",
     "count",
-    """Conversations with at least one message (from the customer, an agent, the bot or the system)
-    created in the period, whenever the conversation itself was created.""",
+    """Conversations open at some moment of the period: those open when it began (created before
+    it and not resolved by then — see open tickets) plus those created during it.""",
     drill_down=_OPEN,
 )
 def active_conversations(ctx: Context) -> int:
-    return (
-        messages_in_scope(ctx)
-        .filter(_in_period(ctx), conversation__isnull=False)
-        .values("conversation_id")
-        .distinct()
-        .count()
-    )
+    return sum(_open_at(ctx, ctx.period.start).values()) + ctx.chat["conversations"]
 
 
 @metric(
@@ -273,16 +267,26 @@ def resolution_time_avg(c: Counters) -> float:
 
 
 def _open_at(ctx: Context, moment: datetime) -> dict[str, int]:
+    """Conversations created before `moment` and not resolved by then, by priority group: those open
+    now, plus — for a past moment — those resolved since, read from the rollups (resolutions since
+    the moment minus the resolved conversations created since), so the cost does not grow with history."""
     counts = {"high": 0, "medium": 0, "low": 0}
     rows = (
         conversations_in_scope(ctx)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=moment), created_at__lt=moment)
+        .filter(status__in=OPEN_CONVERSATION_STATUSES, created_at__lt=moment)
         .values("priority")
         .annotate(n=Count("pk"))
         .order_by()
     )
     for row in rows:
         counts[PRIORITY_GROUPS.get(row["priority"], "medium")] += row["n"]
+    # resolved at or after the moment (a day ahead of now too: resolutions stamped by a fast clock)
+    names = [f"{kind}_{p}" for kind in ("resolved", "resolutions") for p in Priority.values]
+    until = max(moment, ctx.now) + timedelta(days=1)
+    since = total(ChatHourRollup, moment, until, scope=ctx.scope.rollup, fields=names, now=ctx.now)
+    if any(since.values()):
+        for p in Priority.values:
+            counts[PRIORITY_GROUPS.get(p, "medium")] += since[f"resolutions_{p}"] - since[f"resolved_{p}"]
     return counts
 
 
@@ -659,13 +663,14 @@ def escalation_rate(c: Counters) -> float:
 def bot_drop_off(ctx: Context) -> dict[str, int]:
     cutoff = ctx.now - timedelta(minutes=int(setting("DASHBOARD_DROP_OFF_MINUTES", 30)))
     quiet = Q(last_message_at__lt=cutoff) | Q(last_message_at__isnull=True, created_at__lt=cutoff)
-    dropped = Q(escalated_to_human=False, status__in=OPEN_CONVERSATION_STATUSES) & quiet
-    counts = (
+    # only still-open conversations can have dropped off: the query reads the open set, not history
+    dropped = (
         conversations_in_scope(ctx)
-        .filter(_in_period(ctx), handled_by_bot_first=True)
-        .aggregate(total=Count("pk"), dropped=Count("pk", filter=dropped))
+        .filter(quiet, _in_period(ctx), status__in=OPEN_CONVERSATION_STATUSES)
+        .filter(handled_by_bot_first=True, escalated_to_human=False)
+        .count()
     )
-    return {"total": counts["total"] or 0, "dropped": counts["dropped"] or 0}
+    return {"total": ctx.chat["bot_first"], "dropped": dropped}
 
 
 @metric(

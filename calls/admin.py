@@ -19,12 +19,13 @@ from calls.models import (
     AgentStatusPeriod,
     ApiKey,
     CallLog,
+    OrgDayRollup,
     RecordSource,
     SessionEndReason,
     TwilioCallEvent,
     TwilioSyncRun,
 )
-from crm.admin import PreciseTimesAdmin, RollupAdmin, RollupAgentFilter
+from crm.admin import PreciseTimesAdmin, ReadOnlyAdmin, RollupAdmin, RollupAgentFilter
 
 
 def hms(seconds: int | float | None) -> str:
@@ -360,3 +361,21 @@ class AgentDayRollupAdmin(AgentHourRollupAdmin):
     list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
     ordering = ("-day", "agent_id")
     list_display = ("day", *AgentHourRollupAdmin.list_display[1:])
+
+
+@admin.register(OrgDayRollup)
+class OrgDayRollupAdmin(ReadOnlyAdmin):
+    """The organisation's counters per local day (what an admin's month-long reads sum)."""
+
+    date_hierarchy = "day"
+    ordering = ("-day",)
+    search_fields = ("day",)
+    list_display = ("day", "calls", "calls_completed", "calls_connected", "talk_time", "outcome_lead", "logged_time")
+
+    @admin.display(description="Talk time", ordering="talk_seconds")
+    def talk_time(self, obj: OrgDayRollup) -> str:
+        return hms(obj.talk_seconds)
+
+    @admin.display(description="Logged in", ordering="logged_us")
+    def logged_time(self, obj: OrgDayRollup) -> str:
+        return hms(obj.logged_us // 1_000_000)

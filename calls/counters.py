@@ -18,6 +18,7 @@ from calls.models import (
     CallLog,
     CallOutcome,
     CallStatus,
+    OrgDayRollup,
 )
 from crm.rollups import (
     Contribution,
@@ -77,7 +78,7 @@ def session_contribution(row: Row, window: Window | None = None) -> Contribution
     return _interval_contribution(row, window, "logged_us")
 
 
-register_day_table(AgentHourRollup, AgentDayRollup)
+register_day_table(AgentHourRollup, AgentDayRollup, OrgDayRollup)
 CALLS = register(
     Source(
         name="calls",

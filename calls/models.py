@@ -414,7 +414,6 @@ class AgentRollupCounters(models.Model):
     each bucket, closed intervals only (reads add the open ones up to now).
     """
 
-    agent_id = models.IntegerField()
     calls = _counter()
     calls_in_progress = _counter()
     calls_completed = _counter()
@@ -446,6 +445,7 @@ class AgentRollupCounters(models.Model):
 
 class AgentHourRollup(AgentRollupCounters):
     hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+    agent_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "agent_id"], name="calls_agenthourrollup_key")]
@@ -457,6 +457,7 @@ class AgentHourRollup(AgentRollupCounters):
 
 class AgentDayRollup(AgentRollupCounters):
     day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+    agent_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "agent_id"], name="calls_agentdayrollup_key")]
@@ -464,3 +465,12 @@ class AgentDayRollup(AgentRollupCounters):
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} on {timezone.localtime(self.day):%Y-%m-%d}"
+
+
+class OrgDayRollup(AgentRollupCounters):
+    """The same counters for the whole organisation per local day: what an admin's month reads."""
+
+    day = models.DateTimeField(unique=True, help_text="Local midnight starting the day (stored in UTC).")
+
+    def __str__(self) -> str:
+        return f"organisation on {timezone.localtime(self.day):%Y-%m-%d}"

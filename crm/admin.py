@@ -26,6 +26,7 @@ from crm.models import (
     Campaign,
     ChatDayRollup,
     ChatHourRollup,
+    ChatOrgDayRollup,
     Contact,
     Conversation,
     LeadStatusChange,
@@ -683,3 +684,13 @@ class ChatDayRollupAdmin(ChatHourRollupAdmin):
     list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
     ordering = ("-day", "agent_id")
     list_display = ("day", *ChatHourRollupAdmin.list_display[1:])
+
+
+@admin.register(ChatOrgDayRollup)
+class ChatOrgDayRollupAdmin(ReadOnlyAdmin):
+    """The organisation's counters per local day and campaign (what an admin's month-long reads sum)."""
+
+    date_hierarchy = "day"
+    ordering = ("-day", "campaign_id")
+    search_fields = ("day", "=campaign_id")
+    list_display = ("day", "campaign_id", "conversations", "resolved", "messages_inbound", "contacts_created")

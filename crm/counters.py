@@ -15,6 +15,7 @@ from django.db.models.signals import post_delete
 from crm.models import (
     ChatDayRollup,
     ChatHourRollup,
+    ChatOrgDayRollup,
     Contact,
     Conversation,
     ConversationStatus,
@@ -23,6 +24,7 @@ from crm.models import (
     LeadStatusChange,
     Message,
     MessageStatus,
+    Priority,
 )
 from crm.rollups import (
     Contribution,
@@ -57,7 +59,8 @@ def conversation_contribution(row: Row, window: Window | None = None) -> Contrib
     resolved = row["status"] == ConversationStatus.RESOLVED and row["resolved_at"] is not None
     found: Contribution = {}
     if resolved and in_window(window, row["resolved_at"]):
-        found[_key(row, "resolved_at", "assigned_agent_id", "campaign_id")] = {"resolutions": 1}
+        key = _key(row, "resolved_at", "assigned_agent_id", "campaign_id")
+        found[key] = {"resolutions": 1, f"resolutions_{row['priority']}": 1}
     if not in_window(window, row["created_at"]):
         return found
     human = row["first_response_at"] is not None
@@ -68,6 +71,7 @@ def conversation_contribution(row: Row, window: Window | None = None) -> Contrib
         "bot_first_escalated": int(row["handled_by_bot_first"] and row["escalated_to_human"]),
         "with_human": int(human),
         "resolved": int(resolved),
+        f"resolved_{row['priority']}": int(resolved),
         "resolved_by_bot": int(resolved and not human),
     }
     if human:
@@ -127,7 +131,7 @@ def lead_change_contribution(row: Row, window: Window | None = None) -> Contribu
     return {key: {f"leads_to_{row['to_status']}": 1}}
 
 
-register_day_table(ChatHourRollup, ChatDayRollup)
+register_day_table(ChatHourRollup, ChatDayRollup, ChatOrgDayRollup)
 CONVERSATIONS = register(
     Source(
         name="conversations",
@@ -139,6 +143,7 @@ CONVERSATIONS = register(
             "campaign_id",
             "created_at",
             "status",
+            "priority",
             "resolved_at",
             "first_response_at",
             "escalated_at",
@@ -211,6 +216,7 @@ for _model in (Conversation, Message, Contact, LeadStatusChange):
 _missing = (
     {f"out_{s}" for s in MessageStatus.values if s != MessageStatus.RECEIVED}
     | {f"leads_to_{s}" for s in LeadStatus.values}
+    | {f"{kind}_{p}" for kind in ("resolved", "resolutions") for p in Priority.values}
 ) - set(MESSAGES.counters)
 if _missing:  # a new message or lead status needs its counter column
     raise ImproperlyConfigured(f"ChatHourRollup lacks counters {sorted(_missing)}")

@@ -636,7 +636,6 @@ class ChatRollupCounters(models.Model):
     leads, shared by the hour and day rollups. Kept by crm/counters.py in the same transaction as the
     rows; `manage.py rebuild_rollups` recomputes them."""
 
-    agent_id = models.IntegerField()
     campaign_id = models.IntegerField()
     # conversations, in their creation hour
     conversations = _counter()
@@ -646,6 +645,15 @@ class ChatRollupCounters(models.Model):
     with_human = _counter("Conversations with a human agent's message (first_response_at set).")
     resolved = _counter("Conversations now resolved.")
     resolutions = _counter("Resolved conversations counted in the bucket of their (last) resolved_at.")
+    # by priority, for open tickets at a past moment (created before it, resolved after it)
+    resolved_low = _counter()
+    resolved_normal = _counter()
+    resolved_high = _counter()
+    resolved_urgent = _counter()
+    resolutions_low = _counter()
+    resolutions_normal = _counter()
+    resolutions_high = _counter()
+    resolutions_urgent = _counter()
     resolved_by_bot = _counter("Resolved without any human agent message.")
     frt_count = _counter()
     frt_us = _counter("Σ first response time, microseconds.")
@@ -684,6 +692,7 @@ class ChatRollupCounters(models.Model):
 
 class ChatHourRollup(ChatRollupCounters):
     hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+    agent_id = models.IntegerField()
 
     class Meta:
         constraints = [
@@ -697,6 +706,7 @@ class ChatHourRollup(ChatRollupCounters):
 
 class ChatDayRollup(ChatRollupCounters):
     day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+    agent_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "agent_id", "campaign_id"], name="crm_chatdayrollup_key")]
@@ -704,3 +714,15 @@ class ChatDayRollup(ChatRollupCounters):
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} campaign {self.campaign_id} on {timezone.localtime(self.day):%Y-%m-%d}"
+
+
+class ChatOrgDayRollup(ChatRollupCounters):
+    """The same counters for the whole organisation per local day and campaign: what an admin's month reads."""
+
+    day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "campaign_id"], name="crm_chatorgdayrollup_key")]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} on {timezone.localtime(self.day):%Y-%m-%d}"

@@ -186,10 +186,32 @@ def sources_of(table: type[models.Model]) -> list[Source]:
 # hour table → its daily companion (same key and counter columns, `day` instead of `hour`): whole
 # local days are read from it, so a month costs one row per key and day instead of per hour
 DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
+# hour table → its organisation-wide daily companion (the key columns without agent_id): what an
+# admin's month reads, a few rows per day instead of one per agent
+ORG_DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
 
 
-def register_day_table(hour_table: type[models.Model], day_table: type[models.Model]) -> None:
+def register_day_table(
+    hour_table: type[models.Model], day_table: type[models.Model], org_day_table: type[models.Model] | None = None
+) -> None:
     DAY_TABLES[hour_table] = day_table
+    if org_day_table is not None:
+        ORG_DAY_TABLES[hour_table] = org_day_table
+
+
+def without_agent(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in keys if k != "agent_id")
+
+
+def _drop_agent(delta: Contribution, keys: tuple[str, ...]) -> Contribution:
+    """Day-keyed counters summed over agents (the organisation level)."""
+    position = 1 + keys.index("agent_id")
+    merged: Contribution = defaultdict(lambda: defaultdict(int))
+    for key, counts in delta.items():
+        bucket = merged[key[:position] + key[position + 1 :]]
+        for name, amount in counts.items():
+            bucket[name] += amount
+    return merged
 
 
 def table_keys(table: type[models.Model]) -> tuple[str, ...]:
@@ -240,7 +262,11 @@ def add_to_rollup(source: Source, delta: Contribution, *, days: bool = True) -> 
     _upsert(source.table, "hour", source.keys, delta)
     day_table = DAY_TABLES.get(source.table)
     if days and day_table is not None:
-        _upsert(day_table, "day", source.keys, by_day(delta))
+        daily = by_day(delta)
+        _upsert(day_table, "day", source.keys, daily)
+        org_table = ORG_DAY_TABLES.get(source.table)
+        if org_table is not None:
+            _upsert(org_table, "day", without_agent(source.keys), _drop_agent(daily, source.keys))
 
 
 def _upsert(model: type[models.Model], bucket: str, keys: tuple[str, ...], delta: Contribution) -> None:
@@ -252,7 +278,7 @@ def _upsert(model: type[models.Model], bucket: str, keys: tuple[str, ...], delta
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params: list[Any] = []
     adapt = connection.ops.adapt_datetimefield_value
-    for key, counts in delta.items():
+    for key, counts in sorted(delta.items(), key=lambda item: (item[0][0], *map(str, item[0][1:]))):
         params.append(adapt(key[0]))
         params.extend(key[1:])
         params.extend(counts.get(name, 0) for name in names)
@@ -455,7 +481,7 @@ def totals(
         return result
     counters = [c for c in table_counters(table) if fields is None or c in fields]
     sources = sources_of(table)
-    positions = {name: i for i, name in enumerate(("hour", *table_keys(table)))}
+    positions = {name: i for i, name in enumerate(("hour", *sources[0].keys))}
     days = _day_of()
 
     def key_of(values: Mapping[str, Any], bucket: str) -> Key:
@@ -473,6 +499,9 @@ def totals(
             if first_day < last_day:
                 hour_ranges = [(first_hour, first_day), (last_day, last_hour)]
                 days_range = [(first_day, last_day)]
+                org_table = ORG_DAY_TABLES.get(table)
+                if org_table is not None and scope.agent_ids is None and "agent_id" not in group_by:
+                    day_table = org_table  # everyone's numbers: the organisation's rows
                 _add_stored(result, day_table, "day", days_range, scope, sources, group_by, counters, key_of)
         hour_ranges = [(lo, hi) for lo, hi in hour_ranges if lo < hi]
         if hour_ranges:
@@ -613,6 +642,8 @@ def rebuild(
         levels: list[tuple[type[models.Model], str]] = [(table, "hour")]
         if table in DAY_TABLES:
             levels.append((DAY_TABLES[table], "day"))
+        if table in ORG_DAY_TABLES:
+            levels.append((ORG_DAY_TABLES[table], "day"))
         for model, bucket in levels:
             rows = model._default_manager.all()
             (rows.filter(**{f"{bucket}__gte": since_day}) if since_day else rows).delete()
@@ -672,6 +703,14 @@ def resync_days(table: type[models.Model], days: Iterable[datetime], keys: Mappi
             row = day_table._default_manager.select_for_update().filter(day=day, **keys)
             if not row.update(**values):
                 day_table._default_manager.create(day=day, **keys, **values)
+            org_table = ORG_DAY_TABLES.get(table)
+            if org_table is not None:
+                org_keys = list(without_agent(tuple(table_keys(day_table))))
+                org_table._default_manager.filter(day=day).delete()
+                groups = day_table._default_manager.filter(day=day).values(*org_keys).order_by()
+                for group in groups.annotate(**{f"_{c}": Sum(c) for c in counters}):
+                    totals_of = {c: int(group[f"_{c}"] or 0) for c in counters}
+                    org_table._default_manager.create(day=day, **{k: group[k] for k in org_keys}, **totals_of)
 
 
 @dataclass
@@ -706,17 +745,24 @@ def compare(table: type[models.Model], start: datetime, end: datetime) -> list[D
         for key, counts in source.contribution_of(source.rows(raw, stream=True), window).items():
             for name, amount in counts.items():
                 expected[key][name] += amount
-    drift = _compare_level(table, "hour", Q(hour__gte=start, hour__lt=end), expected)
+    keys = sources_of(table)[0].keys
+    drift = _compare_level(table, "hour", keys, Q(hour__gte=start, hour__lt=end), expected)
     day_table = DAY_TABLES.get(table)
     first_day, last_day = day_ceil(start), day_start(end)
     if day_table is not None and first_day < last_day:
-        in_days = {key: counts for key, counts in expected.items() if first_day <= key[0] < last_day}
-        drift += _compare_level(day_table, "day", Q(day__gte=first_day, day__lt=last_day), by_day(in_days))
+        in_days = by_day({key: counts for key, counts in expected.items() if first_day <= key[0] < last_day})
+        when = Q(day__gte=first_day, day__lt=last_day)
+        drift += _compare_level(day_table, "day", keys, when, in_days)
+        org_table = ORG_DAY_TABLES.get(table)
+        if org_table is not None:
+            drift += _compare_level(org_table, "day", without_agent(keys), when, _drop_agent(in_days, keys))
     return drift
 
 
-def _compare_level(model: type[models.Model], bucket: str, when: Q, expected: Contribution) -> list[Drift]:
-    keys, counters = table_keys(model), table_counters(model)
+def _compare_level(
+    model: type[models.Model], bucket: str, keys: tuple[str, ...], when: Q, expected: Contribution
+) -> list[Drift]:
+    counters = table_counters(model)
     stored: dict[Key, dict[str, int]] = {}
     for row in model._default_manager.filter(when).values(bucket, *keys, *counters):
         counts = {c: row[c] for c in counters if row[c]}

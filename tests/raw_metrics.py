@@ -11,13 +11,15 @@ the microsecond total // 1_000_000 (the project's documented convention).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
 from calls.models import AgentSession, AgentStatusPeriod, CallLog
-from crm.models import Campaign, Contact, Conversation, Message
+from crm.models import Campaign, Contact, Conversation, LeadStatusChange, Message, Role, Team, User
 
 US = 1_000_000
 WORK = ("available", "on_call", "wrap_up")
@@ -241,3 +243,374 @@ def chat_counters(lo: datetime, hi: datetime, agent_ids: frozenset[int] | None =
 
 def conversations_of(agent_id: int, lo: datetime, hi: datetime) -> list[Conversation]:
     return [c for c in Conversation.objects.filter(assigned_agent_id=agent_id) if lo <= c.created_at < hi]
+
+
+# --- periods and trends (METRICS.md "Time", "Trends"; docs/metrics.md "Periods and trends") ---------
+
+
+def local_at(day: date, clock: time) -> datetime:
+    """A local wall-clock moment as a UTC instant (fold=0: the first of a repeated hour; a time in the
+    spring-forward gap reads with the offset before the change, as zoneinfo does)."""
+    return datetime.combine(day, clock.replace(tzinfo=None, fold=0), tzinfo=zone()).astimezone(UTC)
+
+
+def previous_month_day(day: date) -> date | None:
+    """The same day of the month one month back; None when that month is shorter."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    try:
+        return day.replace(year=year, month=month)
+    except ValueError:
+        return None
+
+
+def period_bounds(
+    kind: str, now: datetime, first: date | None = None, last: date | None = None
+) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """([lo, hi), [previous lo, previous hi)) for dateRange=today|week|month at `now`, or the custom
+    inclusive local days first..last. The previous period of a range up to now: the same local
+    wall-clock span one day / one week / one month back (a month whose day does not exist in the
+    previous month: up to that month's end); of N custom days: the N days before."""
+    if kind == "custom":
+        assert first is not None and last is not None
+        n = (last - first).days + 1
+        lo, hi = day_bounds(first)[0], day_bounds(last)[1]
+        return (lo, hi), (day_bounds(first - timedelta(days=n))[0], lo)
+    local = now.astimezone(zone())
+    today, clock = local.date(), local.time()
+    if kind == "today":
+        start, back, back_day = today, today - timedelta(days=1), today - timedelta(days=1)
+    elif kind == "week":
+        start = today - timedelta(days=today.weekday())
+        back, back_day = start - timedelta(days=7), today - timedelta(days=7)
+    else:
+        start = today.replace(day=1)
+        back, same = (start - timedelta(days=1)).replace(day=1), previous_month_day(today)
+        back_day = same if same is not None else start
+    lo = day_bounds(start)[0]
+    previous_end = local_at(back_day, clock) if not (kind == "month" and back_day == start) else lo
+    return (lo, now), (day_bounds(back)[0], min(previous_end, lo))
+
+
+def change(value: float, previous: float) -> float:
+    """METRICS.md "Trends"."""
+    if previous == 0:
+        return 0.0 if value == 0 else 100.0
+    return round((value - previous) / previous * 100, 1)
+
+
+def trend_of(value: float, previous: float) -> dict[str, float | str]:
+    delta = change(value, previous)
+    direction = "up" if delta >= 1.0 else "down" if delta <= -1.0 else "stable"
+    return {"value": value, "trend": direction, "change": delta}
+
+
+# --- visibility (docs/metrics.md "Attribution and visibility") --------------------------------------
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whose rows a reader counts: agents (None: everyone) plus the unassigned rows of campaigns."""
+
+    agents: frozenset[int] | None
+    campaigns: frozenset[int] = frozenset()
+
+    def sees(self, agent_id: int | None, campaign_id: int | None) -> bool:
+        if self.agents is None or agent_id in self.agents:
+            return True
+        return agent_id is None and campaign_id is not None and campaign_id in self.campaigns
+
+    def sees_agent(self, agent_id: int) -> bool:
+        return self.agents is None or agent_id in self.agents
+
+
+def visibility(user: User, team: Team | None = None) -> Visibility:
+    """Agents: their own rows; supervisors: their teams' agents plus the unassigned rows (conversations,
+    broadcast messages, contacts and their lead changes without an agent) of their teams' campaigns;
+    admins: everyone; a team filter: that team's agents and campaigns. (The engine also counts a
+    supervisor's own rows; the histories give supervisors none, and the docs do not mention them.)"""
+    if team is not None:
+        teams = [team]
+    elif user.role == Role.ADMIN or user.is_superuser:
+        return Visibility(None)
+    elif user.role == Role.SUPERVISOR:
+        teams = list(Team.objects.filter(supervisors=user))
+    else:
+        return Visibility(frozenset({user.pk}))
+    agents = {m.pk for t in teams for m in t.members.all()}
+    campaigns = {c.pk for c in Campaign.objects.all() if c.team_id in {t.pk for t in teams}}
+    return Visibility(frozenset(agents), frozenset(campaigns))
+
+
+def message_key(m: Message) -> tuple[int | None, int | None]:
+    """A conversation's message follows the conversation; a broadcast message is its campaign's, no agent."""
+    if m.conversation is not None:
+        return m.conversation.assigned_agent_id, m.conversation.campaign_id
+    return None, m.broadcast.campaign_id if m.broadcast is not None else None
+
+
+# --- the dashboard sections, from raw rows ---------------------------------------------------------
+
+
+def avg_seconds(total_us: int, n: int) -> float:
+    return round(total_us / (n * US), 1) if n else 0.0
+
+
+def ratio_percent(numerator: int, denominator: int) -> float:
+    return round(numerator / denominator * 100, 1) if denominator else 0.0
+
+
+def period_numbers(lo: datetime, hi: datetime, now: datetime, vis: Visibility) -> dict[str, Any]:
+    """Every counter-like number of the dashboard over [lo, hi) for the reader, from raw rows."""
+    conversations = [c for c in Conversation.objects.all() if vis.sees(c.assigned_agent_id, c.campaign_id)]
+    messages = [
+        m for m in Message.objects.select_related("conversation", "broadcast", "contact") if vis.sees(*message_key(m))
+    ]
+    agent_messages: dict[int, list[datetime]] = {}
+    for m in Message.objects.filter(author_type="agent", conversation__isnull=False):
+        agent_messages.setdefault(m.conversation_id, []).append(m.created_at)  # type: ignore[arg-type]
+    created = [c for c in conversations if lo <= c.created_at < hi]
+    frts = []
+    for c in created:
+        if c.pk in agent_messages:
+            frts.append(us(min(agent_messages[c.pk]) - max(c.created_at, c.escalated_at or c.created_at)))
+    resolved = [c for c in created if c.status == "resolved"]
+    by_bot = [c for c in resolved if c.pk not in agent_messages]
+    bot_first = [c for c in created if c.handled_by_bot_first]
+    in_period = [m for m in messages if lo <= m.created_at < hi]
+    outbound = [m for m in in_period if m.direction == "outbound"]
+    broadcast = [m for m in outbound if m.broadcast_id is not None]
+    ok, bad = ("sent", "delivered", "read"), ("failed", "undelivered")
+    target_us = settings.SLA_FIRST_RESPONSE_SECONDS * US
+    open_by = {"high": 0, "medium": 0, "low": 0}
+    group = {"urgent": "high", "high": "high", "normal": "medium", "low": "low"}
+    for c in conversations:
+        if c.created_at < hi and (c.resolved_at is None or c.resolved_at >= hi):
+            open_by[group[c.priority]] += 1
+    contacts = [x for x in Contact.objects.all() if vis.sees(x.assigned_agent_id, x.campaign_id)]
+    conversions = [
+        ch
+        for ch in LeadStatusChange.objects.select_related("contact").filter(to_status="converted")
+        if lo <= ch.changed_at < hi and vis.sees(ch.contact.assigned_agent_id, ch.contact.campaign_id)
+    ]
+    agent_ids = [u.pk for u in User.objects.all() if vis.sees_agent(u.pk)]
+    logged = sum(logged_us(a, lo, hi, now) for a in agent_ids)
+    calls = sum(len(calls_of(a, lo, hi)) for a in agent_ids)
+    campaigns: dict[int, dict[str, int]] = {}
+
+    def campaign(pk: int | None) -> dict[str, int]:
+        return campaigns.setdefault(pk or 0, {"sent": 0, "responded": 0, "converted": 0})
+
+    for m in broadcast:
+        campaign(message_key(m)[1])["sent"] += m.status in ok
+    for c in created:
+        campaign(c.campaign_id)["responded"] += 1
+    for ch in conversions:
+        campaign(ch.contact.campaign_id)["converted"] += 1
+    failed_list = sorted((m for m in outbound if m.status in bad), key=lambda m: (m.created_at, m.pk), reverse=True)
+    returning = sum(earlier_conversation_exists(c) for c in created)
+    return {
+        "conversations": len(created),
+        "returning": returning,
+        "resolved": len(resolved),
+        "resolution_us": sum(us(c.resolved_at - c.created_at) for c in resolved if c.resolved_at),
+        "resolved_by_bot": len(by_bot),
+        "frt_count": len(frts),
+        "frt_avg": avg_seconds(sum(frts), len(frts)),
+        "sla_within": sum(f <= target_us for f in frts),
+        "bot_first": len(bot_first),
+        "escalated": sum(c.escalated_to_human for c in bot_first),
+        "messages": len(in_period),
+        # open at some moment of the period: open when it began, or created during it
+        "active_conversations": sum(
+            1 for c in conversations if c.created_at < lo and (c.resolved_at is None or c.resolved_at >= lo)
+        )
+        + len(created),
+        "sent": sum(m.status in ok for m in outbound),
+        "delivered": sum(m.status in ("delivered", "read") for m in outbound),
+        "read": sum(m.status == "read" for m in outbound),
+        "failed": sum(m.status in bad for m in outbound),
+        "broadcast": len(broadcast),
+        "broadcast_ok": sum(m.status in ok for m in broadcast),
+        "broadcast_failed": sum(m.status in bad for m in broadcast),
+        "failed_messages": [
+            {
+                "id": m.pk,
+                "recipient": m.contact.phone,
+                "error": m.error_message or (f"Twilio error {m.error_code}" if m.error_code else "No reason given"),
+                "timestamp": (m.failed_at or m.created_at).astimezone(zone()).isoformat(),
+            }
+            for m in failed_list[:20]
+        ],
+        "open_by_priority": open_by,
+        "leads_generated": sum(lo <= x.created_at < hi for x in contacts),
+        "logged_us": logged,
+        "calls": calls,
+        "campaigns": campaigns,
+    }
+
+
+def expected_kpi(now: datetime, period: tuple[datetime, datetime], before: tuple[datetime, datetime], vis: Visibility):
+    cur, prev = period_numbers(*period, now, vis), period_numbers(*before, now, vis)
+
+    def rate(n: dict[str, Any]) -> float:
+        return ratio_percent(n["delivered"], n["sent"] + n["failed"])
+
+    target = settings.SLA_FIRST_RESPONSE_SECONDS
+    frt = cur["frt_avg"]
+    return {
+        "activeConversations": trend_of(cur["active_conversations"], prev["active_conversations"]),
+        "avgResponseTime": {
+            **trend_of(frt, prev["frt_avg"]),
+            "slaStatus": "good" if frt <= target else "warning" if frt <= 2 * target else "critical",
+        },
+        "whatsappDeliveryRate": trend_of(rate(cur), rate(prev)),
+        "openTickets": {
+            **trend_of(sum(cur["open_by_priority"].values()), sum(prev["open_by_priority"].values())),
+            "byPriority": cur["open_by_priority"],
+        },
+        "messagesToday": trend_of(cur["messages"], prev["messages"]),
+    }
+
+
+def hourly_cost() -> float:
+    return float(getattr(settings, "DASHBOARD_AGENT_HOURLY_COST", 20.0))
+
+
+def saved_cost(resolved_by_bot: int) -> float:
+    """Agent time saved (conversations resolved by the bot × minutes saved, in hours — not the
+    2-decimal display of that number) × the hourly cost, 2 decimals."""
+    minutes = float(getattr(settings, "DASHBOARD_MINUTES_SAVED_PER_BOT_CONVERSATION", 5))
+    return round(resolved_by_bot * minutes / 60 * hourly_cost(), 2)
+
+
+def tickets_resolved(now: datetime, vis: Visibility) -> dict[str, int]:
+    local = now.astimezone(zone()).date()
+    starts = {
+        "today": day_bounds(local)[0],
+        "week": day_bounds(local - timedelta(days=local.weekday()))[0],
+        "month": day_bounds(local.replace(day=1))[0],
+    }
+    resolved = [
+        c.resolved_at
+        for c in Conversation.objects.filter(status="resolved")
+        if vis.sees(c.assigned_agent_id, c.campaign_id) and c.resolved_at is not None and c.resolved_at < now
+    ]
+    return {name: sum(1 for moment in resolved if moment >= start) for name, start in starts.items()}
+
+
+def expected_business_impact(
+    now: datetime, period: tuple[datetime, datetime], before: tuple[datetime, datetime], vis: Visibility
+) -> dict[str, Any]:
+    cur, prev = period_numbers(*period, now, vis), period_numbers(*before, now, vis)
+    leads = trend_of(cur["leads_generated"], prev["leads_generated"])
+    repeat = trend_of(
+        ratio_percent(cur["returning"], cur["conversations"]), ratio_percent(prev["returning"], prev["conversations"])
+    )
+    names = dict(Campaign.objects.values_list("pk", "name"))
+    rows = [
+        {
+            "campaignId": pk,
+            "campaignName": names[pk],
+            **n,
+            "conversionRate": ratio_percent(n["converted"], n["sent"]),
+        }
+        for pk, n in cur["campaigns"].items()
+        if pk and (n["sent"] or n["responded"] or n["converted"])
+    ]
+    rows.sort(key=lambda r: (-r["sent"], -r["converted"], r["campaignName"]))
+    handled = cur["conversations"] + cur["calls"]
+    staff_cost = cur["logged_us"] / (3600 * US) * hourly_cost()
+    return {
+        "leadsGenerated": {"total": leads["value"], "trend": leads["trend"], "change": leads["change"]},
+        "ticketsResolved": tickets_resolved(now, vis),
+        "campaignConversion": rows[:50],
+        "repeatCustomerRate": {"rate": repeat["value"], "trend": repeat["trend"], "change": repeat["change"]},
+        "costPerConversation": {
+            "amount": round(staff_cost / handled, 2) if handled else 0.0,
+            "savings": saved_cost(cur["resolved_by_bot"]),
+            "currency": str(getattr(settings, "DASHBOARD_CURRENCY", "USD")),
+        },
+    }
+
+
+def expected_sections(now: datetime, period: tuple[datetime, datetime], vis: Visibility) -> dict[str, Any]:
+    """whatsapp-performance (funnel, broadcasts, failed messages) and automation-impact counters."""
+    n = period_numbers(*period, now, vis)
+    minutes = float(getattr(settings, "DASHBOARD_MINUTES_SAVED_PER_BOT_CONVERSATION", 5))
+    return {
+        "messageFunnel": {k: n[k] for k in ("sent", "delivered", "read", "failed")},
+        "broadcastSuccessRate": {
+            "total": n["broadcast"],
+            "successful": n["broadcast_ok"],
+            "failed": n["broadcast_failed"],
+            "percentage": ratio_percent(n["broadcast_ok"], n["broadcast"]),
+        },
+        "failedMessages": n["failed_messages"],
+        "chatbotVsHuman": {
+            "chatbot": n["resolved_by_bot"],
+            "human": n["conversations"] - n["resolved_by_bot"],
+            "percentage": ratio_percent(n["resolved_by_bot"], n["conversations"]),
+        },
+        "autoReplySuccess": {
+            "total": n["bot_first"],
+            "successful": n["bot_first"] - n["escalated"],
+            "percentage": ratio_percent(n["bot_first"] - n["escalated"], n["bot_first"]),
+        },
+        "escalationRate": {
+            "total": n["bot_first"],
+            "escalated": n["escalated"],
+            "percentage": ratio_percent(n["escalated"], n["bot_first"]),
+        },
+        "timeSaved": {
+            "hours": round(n["resolved_by_bot"] * minutes / 60, 2),
+            "estimatedCost": saved_cost(n["resolved_by_bot"]),
+        },
+    }
+
+
+PRESENCE = {"available": "online", "on_call": "online", "wrap_up": "online", "break": "away", "away": "away"}
+
+
+def expected_agent_productivity(now: datetime, period: tuple[datetime, datetime], vis: Visibility) -> dict[str, Any]:
+    """Every active agent the reader sees (and anyone seen with chats or agent time in the period)."""
+    lo, hi = period
+    rows = []
+    for user in User.objects.all():
+        if not vis.sees_agent(user.pk):
+            continue
+        chats = conversations_of(user.pk, lo, hi)
+        has_time = any(
+            state_us(user.pk, (s,), lo, hi, now) for s in ("available", "on_call", "wrap_up", "break", "away")
+        )
+        if not ((user.role == Role.AGENT and user.is_active) or chats or calls_of(user.pk, lo, hi) or has_time):
+            continue
+        resolved = [c for c in chats if c.status == "resolved" and c.resolved_at is not None]
+        handling_us = [us(c.resolved_at - c.created_at) for c in resolved if c.resolved_at is not None]
+        current = AgentStatusPeriod.objects.filter(agent=user, ended_at__isnull=True).first()
+        rows.append(
+            {
+                "agentId": user.pk,
+                "agentName": f"{user.first_name} {user.last_name}".strip() or user.username,
+                "chatsHandled": len(chats),
+                "resolutionRate": ratio_percent(len(resolved), len(chats)),
+                "idleTime": state_us(user.pk, ("available",), lo, hi, now) // US,
+                "activeTime": state_us(user.pk, ("on_call", "wrap_up"), lo, hi, now) // US,
+                "avgHandlingTime": avg_seconds(sum(handling_us), len(handling_us)),
+                "status": PRESENCE.get(current.status, "offline") if current else "offline",
+                "statusDuration": us(now - current.started_at) // US if current else 0,
+            }
+        )
+    rows.sort(key=lambda r: (-r["chatsHandled"], r["agentName"], r["agentId"]))
+    counts = {"balanced": 0, "overloaded": 0, "underutilized": 0}
+    chats_all = [r["chatsHandled"] for r in rows]
+    tolerance = int(getattr(settings, "DASHBOARD_WORKLOAD_TOLERANCE_PERCENT", 25))
+    k, total_chats = len(chats_all), sum(chats_all)
+    for n in chats_all:
+        # within ±tolerance % of the mean, in exact integer arithmetic: 100·n·k against total·(100 ± t)
+        if total_chats and 100 * n * k > (100 + tolerance) * total_chats:
+            counts["overloaded"] += 1
+        elif total_chats and 100 * n * k < (100 - tolerance) * total_chats:
+            counts["underutilized"] += 1
+        else:
+            counts["balanced"] += 1
+    return {"agentMetrics": rows, "workloadDistribution": counts}

@@ -30,6 +30,7 @@ from calls.models import (
     AgentStatusPeriod,
     ApiKey,
     CallLog,
+    OrgDayRollup,
     RecordSource,
     SessionEndReason,
     TwilioCallEvent,
@@ -43,6 +44,7 @@ from crm.models import (
     Campaign,
     ChatDayRollup,
     ChatHourRollup,
+    ChatOrgDayRollup,
     Contact,
     Conversation,
     Direction,
@@ -55,6 +57,7 @@ from crm.models import (
     User,
     WhatsAppSender,
 )
+from crm.rollups import day_start
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -177,6 +180,17 @@ def _chat_day_rollup() -> ChatDayRollup:
     return rows.first()  # type: ignore[return-value]
 
 
+def _org_day_rollup() -> OrgDayRollup:
+    call = CallLogFactory.create(started_at=timezone.now() - timedelta(days=OrgDayRollup.objects.count() + 1))
+    return OrgDayRollup.objects.get(day=day_start(call.started_at))
+
+
+def _chat_org_day_rollup() -> ChatOrgDayRollup:
+    conversation = _conversation()
+    assert conversation.campaign_id is not None
+    return ChatOrgDayRollup.objects.get(day=day_start(conversation.created_at), campaign_id=conversation.campaign_id)
+
+
 def _chat_hour_rollup() -> ChatHourRollup:
     conversation = _conversation()
     assert conversation.assigned_agent_id is not None and conversation.campaign_id is not None
@@ -205,6 +219,8 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
     AgentDayRollup: _agent_day_rollup,
     ChatHourRollup: _chat_hour_rollup,
     ChatDayRollup: _chat_day_rollup,
+    OrgDayRollup: _org_day_rollup,
+    ChatOrgDayRollup: _chat_org_day_rollup,
     WhatsAppSender: lambda: WhatsAppSender.objects.create(
         phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
     ),
@@ -319,6 +335,8 @@ def test_add_page_renders(staff_client: Client, model: type[Model], django_asser
         AgentDayRollup,
         ChatHourRollup,
         ChatDayRollup,
+        OrgDayRollup,
+        ChatOrgDayRollup,
     )
     expected = 200 if model not in system_written else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):

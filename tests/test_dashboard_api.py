@@ -225,7 +225,8 @@ def history(midday, settings, admin, team_a, team_b, campaign_a, agent_a1, agent
 
 def test_kpi(history, admin):
     data = ok(admin, "kpi")
-    assert data["activeConversations"] == {"value": 7, "trend": "up", "change": 600.0}
+    # open at some moment today: y2 (open at midnight) + c1..c7; yesterday to noon: y1, y2
+    assert data["activeConversations"] == {"value": 8, "trend": "up", "change": 300.0}
     # FRT (120 + 600 + 60) / 3 = 260 s ≤ 300 s; yesterday 100 s
     assert data["avgResponseTime"] == {"value": 260.0, "trend": "up", "change": 160.0, "slaStatus": "good"}
     # delivered 3 / (sent 4 + failed 2); yesterday 1 / 1
@@ -374,7 +375,7 @@ def test_business_impact_settings(history, admin, settings):
 
 def test_agent_sees_only_own_conversations(history, agent_a1):
     kpi = ok(agent_a1, "kpi")
-    assert kpi["activeConversations"]["value"] == 2
+    assert kpi["activeConversations"]["value"] == 3  # y2 (open at midnight), c1, c2
     assert kpi["openTickets"]["byPriority"] == {"high": 1, "medium": 0, "low": 0}
     assert kpi["messagesToday"]["value"] == 4
     assert kpi["avgResponseTime"]["value"] == 360.0
@@ -395,8 +396,8 @@ def test_agent_sees_only_own_conversations(history, agent_a1):
 
 def test_supervisor_sees_team_and_its_campaigns(history, supervisor_a, agent_a1, agent_a2):
     kpi = ok(supervisor_a, "kpi")
-    # c1, c2 (a1), c3, c7 (a2), c5, c6 (campaign A, unassigned when they opened)
-    assert kpi["activeConversations"]["value"] == 6
+    # y2 (open at midnight), c1, c2 (a1), c3, c7 (a2), c5, c6 (campaign A, unassigned when they opened)
+    assert kpi["activeConversations"]["value"] == 7
     assert kpi["openTickets"]["byPriority"] == {"high": 1, "medium": 2, "low": 1}
     productivity = ok(supervisor_a, "agent-productivity")
     assert {row["agentId"] for row in productivity["agentMetrics"]} == {agent_a1.pk, agent_a2.pk}
@@ -409,7 +410,7 @@ def test_team_filter(history, admin, supervisor_a, agent_a1, team_a, team_b, age
     data = ok(admin, "kpi", team_id=team_b.pk)
     assert data["activeConversations"]["value"] == 1
     assert data["openTickets"]["byPriority"] == {"high": 0, "medium": 1, "low": 0}
-    assert ok(supervisor_a, "kpi", team_id=team_a.pk)["activeConversations"]["value"] == 6
+    assert ok(supervisor_a, "kpi", team_id=team_a.pk)["activeConversations"]["value"] == 7
     for user, team_id, status in (
         (supervisor_a, team_b.pk, 403),
         (agent_a1, team_a.pk, 403),
@@ -461,12 +462,12 @@ def test_custom_range_and_its_previous_period(history, admin):
     assert data["period"]["end"] == today_at(0).isoformat()
     # yesterday: y1 (100 s); the day before: nothing → 0 → 100.0
     assert data["avgResponseTime"] == {"value": 100.0, "trend": "up", "change": 100.0, "slaStatus": "good"}
-    assert data["activeConversations"] == {"value": 1, "trend": "up", "change": 100.0}
+    assert data["activeConversations"] == {"value": 2, "trend": "up", "change": 100.0}  # y1, y2
     # y2 was open at the end of yesterday; nothing was open the day before
     assert data["openTickets"]["value"] == 1
     assert data["openTickets"]["change"] == 100.0
     both = ok(admin, "kpi", startDate=yesterday, endDate=timezone.localdate().isoformat())
-    assert both["activeConversations"]["value"] == 8
+    assert both["activeConversations"]["value"] == 9  # y1, y2, c1..c7
 
 
 def test_week_and_month_include_today(history, admin):

@@ -26,13 +26,25 @@ import time_machine
 from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from analytics.periods import period_from_params
 from analytics.rollups import rebuild_rollups
 from calls.models import AgentHourRollup, AgentSession, AgentStatusPeriod, CallLog
-from crm.models import Campaign, ChatHourRollup, Contact, Conversation, Message, Role, User
+from crm.models import (
+    Broadcast,
+    Campaign,
+    ChatHourRollup,
+    Contact,
+    Conversation,
+    LeadStatusChange,
+    Message,
+    Role,
+    Team,
+    User,
+)
 from crm.rollups import Scope, total
 from tests import raw_metrics as raw
 
@@ -104,6 +116,21 @@ class ConversationSpec:
     pending: bool
     reopened: int
     csat: int | None
+    campaign: int | None = None  # index into the chat campaigns (histories with teams)
+
+
+@dataclass(frozen=True)
+class LeadSpec:
+    agent: int | None
+    campaign: int | None
+    created: int
+    changes: tuple[tuple[str, int], ...]  # (to_status, seconds after the previous change or creation)
+
+
+@dataclass(frozen=True)
+class BroadcastSpec:
+    campaign: int | None
+    messages: tuple[tuple[int, str], ...]  # (created offset, status)
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,10 @@ class History:
     campaigns: tuple[tuple[bool, tuple[int, ...]], ...]  # (is_active, members)
     windows: tuple[tuple[int, int], ...] = field(default=())  # extra [a, b) offsets to total()
     conversations: tuple[ConversationSpec, ...] = field(default=())
+    leads: tuple[LeadSpec, ...] = field(default=())
+    broadcasts: tuple[BroadcastSpec, ...] = field(default=())
+    agent_count: int = AGENTS
+    teams: bool = False  # team A (agent 0, campaign 0), team B (agent 1, campaign 1), campaign 2 teamless
 
     @property
     def now(self) -> datetime:
@@ -196,10 +227,13 @@ def message_specs() -> st.SearchStrategy[MessageSpec]:
     )
 
 
-def conversation_specs(points: list[int], now: int) -> st.SearchStrategy[ConversationSpec]:
+def conversation_specs(
+    points: list[int], now: int, agents: tuple[int | None, ...] = (0, 0, 1, None), campaigns: int = 0
+) -> st.SearchStrategy[ConversationSpec]:
     return st.builds(
         ConversationSpec,
-        agent=st.sampled_from([0, 0, 1, None]),
+        agent=st.sampled_from(agents),
+        campaign=st.none() | st.integers(0, campaigns - 1) if campaigns else st.none(),
         contact=st.integers(0, 2),
         created=moments(points, now),
         priority=st.sampled_from(("low", "normal", "high", "urgent")),
@@ -271,7 +305,10 @@ def histories(draw: st.DrawFn) -> History:
 
 def write(history: History) -> list[User]:
     """The history's rows, written with the ORM at exact times (run with "now" frozen)."""
-    agents = [User.objects.create(username=f"prop_agent{i}", role=Role.AGENT, password="!") for i in range(AGENTS)]
+    agents = [
+        User.objects.create(username=f"prop_agent{i}", role=Role.AGENT, password="!")
+        for i in range(history.agent_count)
+    ]
     now = history.now
     for spec in history.calls:
         started = history.at(spec.start)
@@ -319,11 +356,67 @@ def write(history: History) -> list[User]:
     for n, (active, members) in enumerate(history.campaigns):
         campaign = Campaign.objects.create(name=f"prop campaign {n}", is_active=active)
         campaign.members.add(*(agents[m] for m in members))
-    write_conversations(history, agents)
+    chat_campaigns = write_teams(agents) if history.teams else []
+    write_conversations(history, agents, chat_campaigns)
+    write_leads_and_broadcasts(history, agents, chat_campaigns)
     return agents
 
 
-def write_conversations(history: History, agents: list[User]) -> None:
+CHAT_CAMPAIGNS = 3
+
+
+def write_teams(agents: list[User]) -> list[Campaign]:
+    """Team A (agent 0, supervised by prop_supervisor, campaign 0), team B (agent 1, campaign 1); agent 2
+    and campaign 2 belong to no team."""
+    supervisor = User.objects.create(username="prop_supervisor", role=Role.SUPERVISOR, password="!")
+    team_a, team_b = Team.objects.create(name="prop team A"), Team.objects.create(name="prop team B")
+    team_a.supervisors.add(supervisor)
+    team_a.members.add(agents[0])
+    team_b.members.add(agents[1])
+    return [
+        Campaign.objects.create(name=f"prop chat campaign {n}", team=team)
+        for n, team in enumerate((team_a, team_b, None))
+    ]
+
+
+def write_leads_and_broadcasts(history: History, agents: list[User], campaigns: list[Campaign]) -> None:
+    """Contacts created at their time with their lead status changes; broadcasts' messages (no
+    conversation) to the first contacts."""
+    status = "new"
+    for n, lead in enumerate(history.leads):
+        moment = history.at(lead.created)
+        contact = Contact.objects.create(
+            phone=f"+4860030{n:04d}",
+            assigned_agent=None if lead.agent is None else agents[lead.agent],
+            campaign=None if lead.campaign is None else campaigns[lead.campaign],
+            created_at=moment,
+        )
+        status = "new"
+        for to_status, after in lead.changes:
+            if to_status == status:
+                continue
+            moment = min(moment + timedelta(seconds=after), history.now)
+            LeadStatusChange.objects.create(contact=contact, from_status=status, to_status=to_status, changed_at=moment)
+            status = to_status
+    recipients = list(Contact.objects.order_by("pk")[:3])
+    for n, spec in enumerate(history.broadcasts):
+        broadcast = Broadcast.objects.create(
+            name=f"prop broadcast {n}",
+            body="Hello",
+            campaign=None if spec.campaign is None else campaigns[spec.campaign],
+        )
+        for i, (offset, message_status) in enumerate(spec.messages):
+            Message.objects.create(
+                broadcast=broadcast,
+                contact=recipients[i % len(recipients)],
+                direction="outbound",
+                author_type="system",
+                status=message_status,
+                created_at=history.at(offset),
+            )
+
+
+def write_conversations(history: History, agents: list[User], campaigns: list[Campaign] | None = None) -> None:
     """Conversations in the order they were created (is_returning is set on creation), with their
     messages; first_response_at is the first human agent message, as the app records it."""
     now = history.now
@@ -346,6 +439,7 @@ def write_conversations(history: History, agents: list[User]) -> None:
             has_open.add(spec.contact)
         conversation = Conversation.objects.create(
             contact=pool[spec.contact],
+            campaign=campaigns[spec.campaign] if campaigns and spec.campaign is not None else None,
             assigned_agent=None if spec.agent is None else agents[spec.agent],
             status="resolved" if resolved_at else ("pending" if spec.pending else "open"),
             priority=spec.priority,
@@ -617,3 +711,305 @@ def test_dashboard_conversation_metrics_equal_raw_rows(history: History) -> None
                 assert dashboard_numbers(user, params) == expected_dashboard(lo, hi, agent_ids, agents)
 
         both_paths(check)
+
+
+# --- every dashboard section in every scope, over ranges and custom periods, with trends -----------
+
+# (zone, local day "now" falls on): the Warsaw DST weeks (2026-03-29 and 2026-10-25 are Sundays), the
+# day after them (a week of one day whose previous week holds the change), the 31st (the previous
+# month has no 31st), 1 November (New York's change; a month of one day) and a plain UTC day
+ANCHORS = [
+    ("Europe/Warsaw", date(2026, 3, 29)),
+    ("Europe/Warsaw", date(2026, 3, 29)),
+    ("Europe/Warsaw", date(2026, 3, 30)),
+    ("Europe/Warsaw", date(2026, 3, 31)),
+    ("Europe/Warsaw", date(2026, 10, 25)),
+    ("Europe/Warsaw", date(2026, 10, 25)),
+    ("Europe/Warsaw", date(2026, 10, 27)),
+    ("America/New_York", date(2026, 11, 1)),
+    ("UTC", date(2026, 6, 10)),
+]
+# today / week / month up to now, one custom day, four custom days around the anchor
+KINDS = ("today", "week", "month", "day", "days")
+# who asks: (user, team filter); the supervisor supervises team A only
+VIEWERS = ("admin", "admin team B", "supervisor", "supervisor team A", "agent 0")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    history: History
+    kind: str
+    first: date  # the custom days (kinds day and days)
+    last: date
+    viewers: tuple[str, ...]
+
+    @property
+    def params(self) -> dict[str, str]:
+        if self.kind in RANGES:
+            return {"dateRange": self.kind}
+        return {"startDate": self.first.isoformat(), "endDate": self.last.isoformat()}
+
+    def bounds(self) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+        kind = self.kind if self.kind in RANGES else "custom"
+        return raw.period_bounds(kind, self.history.now, self.first, self.last)
+
+
+RANGES = ("today", "week", "month")
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """A history from before the previous period to "now", with events clustered around both
+    periods' edges, the DST changes and now: calls, state timelines and sessions of three agents,
+    conversations (assigned or not, in campaigns of teams A, B or none), leads with status changes,
+    and broadcasts."""
+    zone, anchor = draw(st.sampled_from(ANCHORS))
+    kind = draw(st.sampled_from(KINDS))
+    first, last = (anchor, anchor) if kind == "day" else (anchor - timedelta(days=2), anchor + timedelta(days=1))
+    day_lo, day_hi = local_day(zone, anchor)
+    day_seconds = int((day_hi - day_lo).total_seconds())
+    with override_settings(TIME_ZONE=zone):
+        if kind in RANGES:
+            # now within the anchor day; often right after midnight, the DST change or a whole hour
+            now = day_lo + timedelta(seconds=draw(st.integers(1, day_seconds - 1) | st.sampled_from([1, 3 * 3600 + 5])))
+        else:
+            end = local_day(zone, last)[1]
+            now = end + timedelta(seconds=draw(st.integers(-36 * 3600, 6 * 3600)))
+        (lo, hi), (plo, phi) = raw.period_bounds(kind if kind in RANGES else "custom", now, first, last)
+    origin = plo - timedelta(hours=3, microseconds=draw(st.sampled_from([0]) | st.integers(1, 999_999)))
+    now_offset = int((now - origin).total_seconds())
+    origin = now - timedelta(seconds=now_offset)  # now is a whole number of seconds after the origin
+    points = [
+        *(int((p - origin).total_seconds()) for p in (lo, min(hi, now), plo, phi)),
+        *special_offsets(zone, origin, now_offset),
+        now_offset,
+    ]
+    periods: list[IntervalSpec] = []
+    sessions: list[IntervalSpec] = []
+    agents = 3
+    for agent in range(agents):
+        periods += timeline(draw, agent, st.sampled_from(STATUSES), points, now_offset, 4)
+        sessions += timeline(draw, agent, st.just(""), points, now_offset, 2)
+    calls = [
+        CallSpec(
+            agent=draw(st.integers(0, agents - 1)),
+            start=draw(moments(points, now_offset)),
+            status=draw(st.sampled_from(CALL_STATUSES)),
+            answer_after=draw(st.none() | st.integers(0, 90)),
+            talk=draw(st.sampled_from([0, 1]) | st.integers(1, 4000)),
+            wrap=draw(st.integers(0, 900)),
+            outcome="",
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    conversations = draw(
+        st.lists(conversation_specs(points, now_offset, (0, 1, 2, None, None), CHAT_CAMPAIGNS), max_size=8)
+    )
+    leads = draw(
+        st.lists(
+            st.builds(
+                LeadSpec,
+                agent=st.sampled_from([0, 1, 2, None]),
+                campaign=st.none() | st.integers(0, CHAT_CAMPAIGNS - 1),
+                created=moments(points, now_offset),
+                changes=st.lists(
+                    st.tuples(st.sampled_from(("contacted", "qualified", "converted", "lost")), durations(3 * 86400)),
+                    max_size=3,
+                ).map(tuple),
+            ),
+            max_size=5,
+        )
+    )
+    broadcasts = draw(
+        st.lists(
+            st.builds(
+                BroadcastSpec,
+                campaign=st.none() | st.integers(0, CHAT_CAMPAIGNS - 1),
+                messages=st.lists(
+                    st.tuples(moments(points, now_offset), st.sampled_from(OUT_STATUSES)), min_size=1, max_size=4
+                ).map(tuple),
+            ),
+            max_size=2,
+        )
+    )
+    viewers = draw(st.lists(st.sampled_from(VIEWERS), min_size=1, max_size=2, unique=True))
+    history = History(
+        zone,
+        anchor,
+        origin,
+        now_offset,
+        tuple(calls),
+        tuple(periods),
+        tuple(sessions),
+        (),
+        (),
+        conversations=tuple(conversations),
+        leads=tuple(leads),
+        broadcasts=tuple(broadcasts),
+        agent_count=agents,
+        teams=True,
+    )
+    return Scenario(history, kind, first, last, tuple(viewers))
+
+
+def viewer(name: str, agents: list[User]) -> tuple[User, Team | None]:
+    admin = User.objects.get_or_create(username="prop_admin", defaults={"role": Role.ADMIN, "password": "!"})[0]
+    user = {
+        "admin": admin,
+        "supervisor": User.objects.get(username="prop_supervisor"),
+        "agent": agents[0],
+    }[name.split()[0]]
+    team = Team.objects.get(name=f"prop team {name[-1]}") if "team" in name else None
+    return user, team
+
+
+def section(user: User, name: str, params: dict[str, str], team: Team | None) -> Any:
+    body = get_json(user, f"/api/dashboard/{name}", {**params, **({"team_id": str(team.pk)} if team else {})})
+    body.pop("period")
+    return body
+
+
+def escalation_scenario() -> Scenario:
+    """A fixed day (Warsaw, the spring DST change) that tells the escalation rate's denominator apart:
+    bot-first conversations escalated and not, and conversations the bot never answered, escalated
+    (a transfer) and not — assigned to agent 0 or unassigned in team A's campaign — plus a broadcast
+    and a conversion in that campaign."""
+    zone, day = "Europe/Warsaw", date(2026, 3, 29)
+    (lo, hi), (plo, _) = local_day(zone, day), local_day(zone, day - timedelta(days=1))
+    origin = plo - timedelta(hours=3)
+    at = int((lo - origin).total_seconds()) + 5 * 3600  # 05:00 local, after the change
+
+    def chat(n: int, agent: int | None, bot_first: bool, escalate: bool) -> ConversationSpec:
+        reply = (MessageSpec("agent", 120, "delivered"),) if escalate else ()
+        return ConversationSpec(
+            agent, n % 3, at + 600 * n, "normal", bot_first, 60 if escalate else None, reply, 900, False, 0, None, 0
+        )
+
+    shapes = [(0, True, True), (0, True, False), (None, True, True), (0, False, True), (None, False, False)]
+    history = History(
+        zone,
+        day,
+        origin,
+        int((hi - origin).total_seconds()) + 3600,
+        (),
+        (),
+        (),
+        (),
+        (),
+        conversations=tuple(chat(n, *shape) for n, shape in enumerate(shapes)),
+        leads=(LeadSpec(0, 0, at, (("contacted", 60), ("converted", 60))),),
+        broadcasts=(BroadcastSpec(0, ((at, "delivered"), (at + 1, "failed"), (at + 2, "queued"))),),
+        agent_count=3,
+        teams=True,
+    )
+    return Scenario(history, "day", day, day, ("admin", "supervisor team A", "agent 0"))
+
+
+@settings(PROPERTY, max_examples=25)
+@example(scenario=escalation_scenario())
+@given(scenario=scenarios())
+def test_dashboard_sections_equal_raw_rows_in_every_scope(scenario: Scenario) -> None:
+    """kpi and business-impact (with their trends against the previous period), agent-productivity,
+    and the counters of whatsapp-performance (broadcasts included) and automation-impact, for admins,
+    supervisors (their teams' agents and their campaigns' unassigned rows), a team filter and an
+    agent, over today/week/month up to now and custom days, across the DST changes."""
+    history = scenario.history
+    with played(history) as agents:
+        period, before = scenario.bounds()
+        now = history.now
+        readers = [(name, *viewer(name, agents)) for name in scenario.viewers]
+
+        def check() -> None:
+            for name, user, team in readers:
+                vis = raw.visibility(user, team)
+                params = scenario.params
+                where = (name, scenario.kind, period, before)
+                assert section(user, "kpi", params, team) == raw.expected_kpi(now, period, before, vis), where
+                assert section(user, "business-impact", params, team) == raw.expected_business_impact(
+                    now, period, before, vis
+                ), where
+                assert section(user, "agent-productivity", params, team) == raw.expected_agent_productivity(
+                    now, period, vis
+                ), where
+                expected = raw.expected_sections(now, period, vis)
+                whatsapp = section(user, "whatsapp-performance", params, team)
+                automation = section(user, "automation-impact", params, team)
+                found = {
+                    **{k: whatsapp[k] for k in ("messageFunnel", "broadcastSuccessRate", "failedMessages")},
+                    **{k: automation[k] for k in ("chatbotVsHuman", "autoReplySuccess", "escalationRate")},
+                    "timeSaved": {k: automation["timeSaved"][k] for k in ("hours", "estimatedCost")},
+                }
+                assert found == expected, where
+
+        both_paths(check)
+
+
+# --- the escalation rate's denominator --------------------------------------------------------------
+
+
+def test_escalation_rate_counts_only_conversations_the_bot_answered_first(admin) -> None:
+    """Escalated / bot-first, both created in the period: conversations the bot never answered are in
+    neither, even when they were handed to a human (a transfer). A denominator of every conversation
+    gives 20.0 here, one of the escalated ones 33.3, a numerator of every escalated one 150.0."""
+    day = date(2026, 3, 29)
+    lo, _ = local_day("Europe/Warsaw", day)
+    contacts = [Contact.objects.create(phone=f"+4860040{n:04d}") for n in range(5)]
+    shapes = [(True, True), (True, False), (False, True), (False, True), (False, False)]
+    with override_settings(TIME_ZONE="Europe/Warsaw"), time_machine.travel(lo + timedelta(days=2), tick=False):
+        for contact, (bot_first, escalated) in zip(contacts, shapes, strict=True):
+            created = lo + timedelta(hours=5)
+            Conversation.objects.create(
+                contact=contact,
+                created_at=created,
+                handled_by_bot_first=bot_first,
+                escalated_to_human=escalated,
+                escalated_at=created + timedelta(minutes=3) if escalated else None,
+            )
+        params = {"startDate": day.isoformat(), "endDate": day.isoformat()}
+        both_paths(
+            lambda: assert_equal(
+                get_json(admin, "/api/dashboard/automation-impact", params)["escalationRate"],
+                {"total": 2, "escalated": 1, "percentage": 50.0},
+            )
+        )
+
+
+def assert_equal(found: Any, expected: Any) -> None:
+    assert found == expected
+
+
+# --- previous periods: the documented examples ------------------------------------------------------
+
+
+def warsaw(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Europe/Warsaw")).astimezone(UTC)
+
+
+PREVIOUS_EXAMPLES = [
+    # today at 14:05 on the day after the spring change: yesterday (23 h long) 00:00 to 14:05
+    ("today", warsaw(2026, 3, 30, 14, 5), (warsaw(2026, 3, 29), warsaw(2026, 3, 29, 14, 5))),
+    # week on Wednesday 14:05: last Monday 00:00 to last Wednesday 14:05 (the change in between)
+    ("week", warsaw(2026, 4, 1, 14, 5), (warsaw(2026, 3, 23), warsaw(2026, 3, 25, 14, 5))),
+    # week on the Sunday of the autumn change (25 h): the week before, to last Sunday 14:05
+    ("week", warsaw(2026, 10, 25, 14, 5), (warsaw(2026, 10, 12), warsaw(2026, 10, 18, 14, 5))),
+    # month on the 10th at 14:05: the previous month's 1st to its 10th 14:05
+    ("month", warsaw(2026, 4, 10, 14, 5), (warsaw(2026, 3, 1), warsaw(2026, 3, 10, 14, 5))),
+    # month on the 31st: February has none, so the whole of February
+    ("month", warsaw(2026, 3, 31, 14, 5), (warsaw(2026, 2, 1), warsaw(2026, 3, 1))),
+]
+
+
+@pytest.mark.parametrize(("kind", "now", "expected"), PREVIOUS_EXAMPLES)
+def test_previous_period_matches_the_documented_examples(kind: str, now: datetime, expected: tuple) -> None:
+    """docs/metrics.md "Periods and trends", for the oracle and for analytics.periods."""
+    with override_settings(TIME_ZONE="Europe/Warsaw"):
+        assert raw.period_bounds(kind, now)[1] == expected
+        before = period_from_params({"dateRange": kind}, now).previous()
+        assert (before.start, before.end) == expected
+    with override_settings(TIME_ZONE="Europe/Warsaw"):
+        custom = period_from_params({"startDate": "2026-03-28", "endDate": "2026-03-30"}).previous()
+        assert (custom.start, custom.end) == (warsaw(2026, 3, 25), warsaw(2026, 3, 28))
+        assert raw.period_bounds("custom", now, date(2026, 3, 28), date(2026, 3, 30))[1] == (
+            warsaw(2026, 3, 25),
+            warsaw(2026, 3, 28),
+        )

@@ -367,14 +367,17 @@ def test_rebuild_since_a_date_leaves_older_hours_alone(agent_a1, capsys):
     AgentHourRollup.objects.update(break_us=0)
     hours = [d for d in drift() if d.startswith("calls.AgentHourRollup")]
     days = [d for d in drift() if d.startswith("calls.AgentDayRollup")]
+    org_days = [d for d in drift() if d.startswith("calls.OrgDayRollup")]
     assert len(hours) == 4  # two call hours, two break hours
-    assert len(days) == 2  # the two calls' days (the day rows still hold the break: only hours were edited)
+    assert (
+        len(days) == len(org_days) == 2
+    )  # the calls' days (the day rows still hold the break: only hours were edited)
 
     call_command("rebuild_rollups", "--since", since.isoformat())
     assert f"Rebuilt the rollups (from {since.isoformat()})" in capsys.readouterr().out
     remaining = drift()
-    # the old call's hour and day, and the break's half-hour before `since`
-    assert len(remaining) == 3, remaining
+    # the old call's hour, day and organisation day, and the break's half-hour before `since`
+    assert len(remaining) == 4, remaining
     assert all(d.split()[1] < local_midnight(since).isoformat() for d in remaining)
 
     with pytest.raises(CommandError, match="--since must be a date as YYYY-MM-DD"):
