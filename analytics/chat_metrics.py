@@ -39,7 +39,7 @@ from crm.models import (
     SenderStatus,
     WhatsAppSender,
 )
-from crm.rollups import total, totals
+from crm.rollups import total
 
 US_PER_SECOND = 1_000_000
 US_PER_HOUR = 3_600 * US_PER_SECOND
@@ -315,21 +315,14 @@ def open_tickets(ctx: Context) -> dict[str, int]:
     drill_down=_RESOLVED,
 )
 def tickets_resolved(ctx: Context) -> dict[str, int]:
-    periods = {name: named_period(name, ctx.now) for name in ("today", "week", "month")}
-    earliest = min(period.start for period in periods.values())
-    hourly = totals(
-        ChatHourRollup,
-        earliest,
-        ctx.now,
-        scope=ctx.scope.rollup,
-        group_by=("hour",),
-        fields=("resolutions",),
-        now=ctx.now,
-    )
-    return {
-        name: sum(c.get("resolutions", 0) for (hour,), c in hourly.items() if hour >= period.start)
-        for name, period in periods.items()
-    }
+    resolved = {}
+    for name in ("today", "week", "month"):
+        period = named_period(name, ctx.now)
+        found = total(
+            ChatHourRollup, period.start, period.end, scope=ctx.scope.rollup, fields=["resolutions"], now=ctx.now
+        )
+        resolved[name] = found["resolutions"]
+    return resolved
 
 
 # --- customers ---------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def build_conversation_effectiveness(ctx: Context) -> dict[str, Any]:
     frt = get("first_response_time_avg")
     per_agent = {
         agent: counters
-        for (agent,), counters in _chat_groups(ctx, "agent_id").items()
+        for (agent,), counters in _chat_groups(ctx, "agent_id", fields=("conversations", "frt_us", "frt_count")).items()
         if agent and (counters.get("conversations", 0) or counters.get("frt_count", 0))
     }
     names = _agent_names(set(per_agent))
@@ -197,8 +197,10 @@ def _workload(chats: list[int]) -> dict[str, int]:
 
 
 def build_agent_productivity(ctx: Context) -> dict[str, Any]:
-    chat = {agent: counters for (agent,), counters in _chat_groups(ctx, "agent_id").items() if agent}
-    calls = {agent: counters for (agent,), counters in ctx.grouped(AgentHourRollup, ("agent_id",)).items() if agent}
+    chat_fields = ("conversations", "resolved", "resolution_us")
+    chat = {agent: c for (agent,), c in _chat_groups(ctx, "agent_id", fields=chat_fields).items() if agent}
+    call_fields = ("available_us", "on_call_us", "wrap_up_us")
+    calls = {agent: c for (agent,), c in ctx.grouped(AgentHourRollup, ("agent_id",), call_fields).items() if agent}
     # every active agent in scope, plus anyone else in scope with chats or agent time in the period
     people = User.objects.filter(Q(role=Role.AGENT, is_active=True) | Q(pk__in=set(chat) | set(calls)))
     if ctx.scope.agent_ids is not None:
@@ -274,7 +276,9 @@ def _campaign_conversion(ctx: Context) -> list[dict[str, Any]]:
             "converted": converted.apply(counters),
             "conversionRate": rate.apply(counters),
         }
-        for (campaign,), counters in _chat_groups(ctx, "campaign_id").items()
+        for (campaign,), counters in _chat_groups(
+            ctx, "campaign_id", fields=("broadcast_ok", "conversations", "leads_to_converted")
+        ).items()
         if campaign
     }
     shown = {k: v for k, v in per_campaign.items() if v["sent"] or v["responded"] or v["converted"]}

@@ -87,6 +87,7 @@ CALLS = register(
         keys=("agent_id",),
         columns=("agent_id", "started_at", "status", "outcome", "duration_seconds", "wrap_up_seconds"),
         contribute=call_contribution,
+        produces=("calls", "talk_seconds", "wrap_up_seconds", "connected_wrap_up_seconds", "outcome_"),
         time_field="started_at",
     )
 )
@@ -98,6 +99,7 @@ STATES = register(
         keys=("agent_id",),
         columns=("agent_id", "status", "started_at", "ended_at"),
         contribute=period_contribution,
+        produces=tuple(STATE_COUNTERS.values()),
         time_field="started_at",
         end_field="ended_at",
     )
@@ -110,6 +112,7 @@ SESSIONS = register(
         keys=("agent_id",),
         columns=("agent_id", "started_at", "ended_at"),
         contribute=session_contribution,
+        produces=("logged_us",),
         time_field="started_at",
         end_field="ended_at",
     )

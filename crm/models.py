@@ -388,6 +388,7 @@ class Conversation(TrackedModel):
             models.Index(fields=["assigned_agent", "created_at"], name="conversation_agent_created"),
             models.Index(fields=["status", "priority"], name="conversation_status_priority"),
             models.Index(fields=["contact", "created_at"], name="conversation_contact_created"),
+            models.Index(fields=["resolved_at"], name="conversation_resolved"),
         ]
 
     def __str__(self) -> str:

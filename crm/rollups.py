@@ -106,6 +106,8 @@ class Source:
     other_time_fields: tuple[str, ...] = ()
     # how a scope filter on the table's key columns reads on the raw model ("a|b": either lookup)
     raw_keys: dict[str, str] = field(default_factory=dict)
+    # the counters this source writes (prefixes allowed, e.g. "out_"); reads asking for other counters skip it
+    produces: tuple[str, ...] = ()
     # rows of other sources whose contribution depends on this row's columns (e.g. a conversation's
     # agent keys its messages): (source name, lookup from that model to this one, columns that matter)
     dependents: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
@@ -513,6 +515,8 @@ def totals(
         stored = None
     wanted_counters = set(counters)
     for source in sources:
+        if fields is not None and source.produces and not any(c.startswith(source.produces) for c in wanted_counters):
+            continue
         windows = [Window(lo, min(hi, now) if source.end_field else hi) for lo, hi in edges]
         windows = [w for w in windows if w.start < w.end]
         wanted = Q(pk__in=[])

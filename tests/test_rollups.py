@@ -507,3 +507,13 @@ def test_outbound_message_counts_by_author(midday, agent_a1):
     assert drift() == []
     chat = total(ChatHourRollup, EPOCH, timezone.now())
     assert (chat["messages_agent"], chat["messages_bot"], chat["messages_system"], chat["out_sent"]) == (1, 1, 1, 3)
+
+
+def test_every_counter_is_declared_by_the_one_source_that_writes_it():
+    # reads asking for some counters skip the sources that cannot write them (Source.produces)
+    from crm.rollups import SOURCES, table_counters
+
+    for table in {source.table for source in SOURCES.values()}:
+        for counter in table_counters(table):
+            owners = [s.name for s in SOURCES.values() if s.table is table and counter.startswith(s.produces)]
+            assert len(owners) == 1, (counter, owners)
