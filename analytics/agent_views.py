@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from analytics import call_metrics
 from analytics.access import agent_scope, scope_for
 from analytics.cache import cached
-from analytics.periods import Period, PeriodError, day_period, period_from_params
+from analytics.periods import day_period, period_from_params
 from analytics.registry import Context, get
 from calls.access import agent_for, call_for, current_user
 from calls.models import AgentHourRollup
@@ -57,13 +57,6 @@ def agent_stats(agent: User, day: date, *, fresh: bool = False) -> dict[str, Any
 
 def kpis_of(counters: Mapping[str, int]) -> dict[str, int | float]:
     return {key: get(key).apply(counters) for key in call_metrics.AGENT_KPIS}
-
-
-def _period(params: Any) -> Period:
-    try:
-        return period_from_params(params)
-    except PeriodError as error:
-        raise ValidationError({error.field: [str(error)]}) from None
 
 
 def _name(first: str, last: str, username: str) -> str:
@@ -191,7 +184,7 @@ class AgentKpisView(APIView):
     )
     def get(self, request: Request, agent_id: int) -> Response:
         agent = agent_for(current_user(request), agent_id)
-        period = _period(request.query_params)
+        period = period_from_params(request.query_params)
         counters = Context(period, agent_scope(agent)).calls
         return Response(
             {
@@ -239,7 +232,7 @@ class TeamKpisView(APIView):
         if team_id is not None and not team_id.isdigit():
             raise ValidationError({"team_id": [f"team_id must be a team's number, not {team_id!r}."]})
         scope = scope_for(current_user(request), team_id=team_id)
-        period = _period(request.query_params)
+        period = period_from_params(request.query_params)
         grouped = Context(period, scope).grouped(AgentHourRollup, ("agent_id",))
         counters = {key[0]: counts for key, counts in grouped.items() if any(counts.values())}
         # agents of the scope, plus anyone else in it who has counters (a supervisor taking calls)

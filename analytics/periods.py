@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from crm.periods import local_date, local_midnight
 
@@ -21,11 +22,11 @@ RANGES = ("today", "week", "month")
 MAX_CUSTOM_DAYS = 400
 
 
-class PeriodError(ValueError):
-    """Bad period parameters; the message is a sentence for the user."""
+class PeriodError(ValidationError):
+    """Bad period parameters: a 400 naming the field, with a sentence for the user, wherever raised."""
 
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
+        super().__init__({field: [message]})
         self.field = field
 
 
