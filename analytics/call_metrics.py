@@ -22,13 +22,12 @@ from calls.models import AgentHourRollup, CallLog
 from crm.models import BusinessReason, Campaign, Contact
 from crm.rollups import (
     HOUR,
-    Contribution,
-    Window,
+    Scope,
     add_to_rollup,
     difference,
     hour_start,
+    recompute,
     resync_days,
-    sources_of,
     table_counters,
 )
 
@@ -342,25 +341,7 @@ def expected_cell(agent_id: int, hour: datetime) -> dict[str, int]:
     in the hour, closed status periods and sessions clipped to it (stored counters never hold open
     intervals; reads add those)."""
     hour = hour_start(hour)
-    window = Window(hour, hour + HOUR)
-    found: Contribution = {}
-    for source in sources_of(AgentHourRollup):
-        agent = source.raw_keys.get("agent_id", "agent_id")
-        raw = source.model._default_manager.filter(**{agent: agent_id})
-        if source.end_field:
-            raw = raw.filter(
-                **{
-                    f"{source.end_field}__isnull": False,
-                    f"{source.end_field}__gt": window.start,
-                    f"{source.time_field}__lt": window.end,
-                }
-            )
-        else:
-            raw = raw.filter(**{f"{source.time_field}__gte": window.start, f"{source.time_field}__lt": window.end})
-        for key, counts in source.contribution_of(source.rows(raw), window).items():
-            into = found.setdefault(key, {})
-            for name, amount in counts.items():
-                into[name] = into.get(name, 0) + amount
+    found = recompute(AgentHourRollup, hour, hour + HOUR, Scope(frozenset({agent_id})))
     cell = found.get((hour, agent_id), {})
     return {name: int(cell.get(name, 0)) for name in table_counters(AgentHourRollup)}
 

@@ -734,21 +734,28 @@ class Drift:
         return f"{self.table} {self.key[0].isoformat()} {self.key[1:]}: {detail}"
 
 
+def recompute(table: type[models.Model], start: datetime, end: datetime, scope: Scope = EVERYONE) -> Contribution:
+    """What the stored hour rows of [start, end) (whole hours) should hold, from the raw rows:
+    events in the window, closed intervals clipped to it."""
+    window = Window(start, end)
+    expected: Contribution = defaultdict(lambda: defaultdict(int))
+    for source in sources_of(table):
+        raw = source.model._default_manager.filter(scope.raw_q(source), source.within(start, end))
+        if source.end_field:
+            raw = raw.filter(**{f"{source.end_field}__isnull": False})
+        for key, counts in source.contribution_of(source.rows(raw, stream=True), window).items():
+            for name, amount in counts.items():
+                expected[key][name] += amount
+    return expected
+
+
 def compare(table: type[models.Model], start: datetime, end: datetime) -> list[Drift]:
     """Rollup rows of the whole hours in [start, end) — and of its whole local days in the day
     table — against a recomputation from raw rows."""
     start, end = hour_ceil(start), hour_start(end)
     if start >= end:
         return []
-    window = Window(start, end)
-    expected: Contribution = defaultdict(lambda: defaultdict(int))
-    for source in sources_of(table):
-        raw = source.model._default_manager.filter(source.within(start, end))
-        if source.end_field:
-            raw = raw.filter(**{f"{source.end_field}__isnull": False})
-        for key, counts in source.contribution_of(source.rows(raw, stream=True), window).items():
-            for name, amount in counts.items():
-                expected[key][name] += amount
+    expected = recompute(table, start, end)
     keys = sources_of(table)[0].keys
     drift = _compare_level(table, "hour", keys, Q(hour__gte=start, hour__lt=end), expected)
     day_table = DAY_TABLES.get(table)
