@@ -39,7 +39,7 @@ from crm.models import (
     SenderStatus,
     WhatsAppSender,
 )
-from crm.rollups import total
+from crm.rollups import totals_many
 
 US_PER_SECOND = 1_000_000
 US_PER_HOUR = 3_600 * US_PER_SECOND
@@ -269,25 +269,39 @@ def resolution_time_avg(c: Counters) -> float:
 def _open_at(ctx: Context, moment: datetime) -> dict[str, int]:
     """Conversations created before `moment` and not resolved by then, by priority group: those open
     now, plus — for a past moment — those resolved since, read from the rollups (resolutions since
-    the moment minus the resolved conversations created since), so the cost does not grow with history."""
-    counts = {"high": 0, "medium": 0, "low": 0}
-    rows = (
-        conversations_in_scope(ctx)
-        .filter(status__in=OPEN_CONVERSATION_STATUSES, created_at__lt=moment)
-        .values("priority")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in rows:
-        counts[PRIORITY_GROUPS.get(row["priority"], "medium")] += row["n"]
-    # resolved at or after the moment (a day ahead of now too: resolutions stamped by a fast clock)
-    names = [f"{kind}_{p}" for kind in ("resolved", "resolutions") for p in Priority.values]
-    until = max(moment, ctx.now) + timedelta(days=1)
-    since = total(ChatHourRollup, moment, until, scope=ctx.scope.rollup, fields=names, now=ctx.now)
-    if any(since.values()):
-        for p in Priority.values:
-            counts[PRIORITY_GROUPS.get(p, "medium")] += since[f"resolutions_{p}"] - since[f"resolved_{p}"]
-    return counts
+    the moment minus the resolved conversations created since), so the cost does not grow with history.
+
+    Computed for every period boundary of the context's family at once (a kpi read asks for four):
+    one query for the open set and one rollup read for all of them."""
+    if ("open_at", moment) not in ctx.memo:
+        moments = sorted(
+            {moment}
+            | {m for member in ctx.family for m in (member.period.start, member.period.end)}
+            - {m for kind, m in ctx.memo if kind == "open_at"}
+        )
+        counts = {m: {"high": 0, "medium": 0, "low": 0} for m in moments}
+        rows = (
+            conversations_in_scope(ctx)
+            .filter(status__in=OPEN_CONVERSATION_STATUSES, created_at__lt=moments[-1])
+            .values("priority")
+            .annotate(**{f"n{i}": Count("pk", filter=Q(created_at__lt=m)) for i, m in enumerate(moments)})
+            .order_by()
+        )
+        for row in rows:
+            for i, m in enumerate(moments):
+                counts[m][PRIORITY_GROUPS.get(row["priority"], "medium")] += row[f"n{i}"]
+        # resolved at or after the moment (a day ahead of now too: resolutions stamped by a fast clock)
+        names = [f"{kind}_{p}" for kind in ("resolved", "resolutions") for p in Priority.values]
+        spans = [(m, max(m, ctx.now) + timedelta(days=1)) for m in moments]
+        found = totals_many(ChatHourRollup, spans, scope=ctx.scope.rollup, fields=names, now=ctx.now)
+        for m, result in zip(moments, found, strict=True):
+            since = result.get((), {})
+            for p in Priority.values:
+                counts[m][PRIORITY_GROUPS.get(p, "medium")] += since.get(f"resolutions_{p}", 0) - since.get(
+                    f"resolved_{p}", 0
+                )
+            ctx.memo[("open_at", m)] = counts[m]
+    return dict(ctx.memo[("open_at", moment)])
 
 
 @metric(
@@ -315,14 +329,11 @@ def open_tickets(ctx: Context) -> dict[str, int]:
     drill_down=_RESOLVED,
 )
 def tickets_resolved(ctx: Context) -> dict[str, int]:
-    resolved = {}
-    for name in ("today", "week", "month"):
-        period = named_period(name, ctx.now)
-        found = total(
-            ChatHourRollup, period.start, period.end, scope=ctx.scope.rollup, fields=["resolutions"], now=ctx.now
-        )
-        resolved[name] = found["resolutions"]
-    return resolved
+    names = ("today", "week", "month")
+    periods = [named_period(name, ctx.now) for name in names]
+    spans = [(period.start, period.end) for period in periods]
+    found = totals_many(ChatHourRollup, spans, scope=ctx.scope.rollup, fields=["resolutions"], now=ctx.now)
+    return {name: result.get((), {}).get("resolutions", 0) for name, result in zip(names, found, strict=True)}
 
 
 # --- customers ---------------------------------------------------------------------------------------

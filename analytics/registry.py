@@ -22,18 +22,34 @@ from analytics.access import AnalyticsScope
 from analytics.periods import Period
 from calls.models import AgentHourRollup
 from crm.models import ChatHourRollup
-from crm.rollups import table_counters, total, totals
+from crm.rollups import table_counters, totals, totals_many
 
 Counters = Mapping[str, int]
 UNITS = ("count", "seconds", "percent", "score", "hours", "money")
 
 
 class Context:
-    """One (period, scope) to evaluate metrics in; rollup sums are read once and shared."""
+    """One (period, scope) to evaluate metrics in; rollup sums are read once and shared.
+
+    Contexts made with `previous` (a trend's comparison period) join this one's family: the first
+    read of a rollup table reads it for every member of the family at once (one query per level,
+    not one per period), and `memo` holds other per-family reads (open tickets at each boundary)."""
 
     def __init__(self, period: Period, scope: AnalyticsScope, now: datetime | None = None) -> None:
         self.period, self.scope, self.now = period, scope, now or timezone.now()
         self._grouped: dict[tuple[Any, ...], dict[Any, dict[str, int]]] = {}
+        self._totals: dict[type, dict[str, int]] = {}
+        self.family: list[Context] = [self]
+        self.memo: dict[Any, Any] = {}
+
+    @cached_property
+    def previous(self) -> Context:
+        """The same scope over `period.previous()`, read together with this context."""
+        before = Context(self.period.previous(), self.scope, self.now)
+        before.family = self.family
+        before.memo = self.memo
+        self.family.append(before)
+        return before
 
     @cached_property
     def counters(self) -> Mapping[str, int]:
@@ -41,13 +57,24 @@ class Context:
         only when one of its counters is first asked for."""
         return LazyCounters(self)
 
-    @cached_property
+    @property
     def calls(self) -> dict[str, int]:
-        return total(AgentHourRollup, self.period.start, self.period.end, scope=self.scope.rollup, now=self.now)
+        return self._table(AgentHourRollup)
 
-    @cached_property
+    @property
     def chat(self) -> dict[str, int]:
-        return total(ChatHourRollup, self.period.start, self.period.end, scope=self.scope.rollup, now=self.now)
+        return self._table(ChatHourRollup)
+
+    def _table(self, table: type) -> dict[str, int]:
+        if table not in self._totals:
+            pending = [member for member in self.family if table not in member._totals]
+            spans = [(member.period.start, member.period.end) for member in pending]
+            names = table_counters(table)
+            found = totals_many(table, spans, scope=self.scope.rollup, now=self.now)
+            for member, result in zip(pending, found, strict=True):
+                counters = result.get((), {})
+                member._totals[table] = {name: int(counters.get(name, 0)) for name in names}
+        return self._totals[table]
 
     def grouped(
         self, table: type, group_by: tuple[str, ...], fields: tuple[str, ...] | None = None

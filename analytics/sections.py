@@ -30,10 +30,6 @@ HOURLY_CHART_MAX_DAYS = 2
 JS_WEEKDAY = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 0}
 
 
-def previous(ctx: Context) -> Context:
-    return Context(ctx.period.previous(), ctx.scope, ctx.now)
-
-
 def _trend(key: str, ctx: Context, before: Context) -> dict[str, Any]:
     return with_trend(value(key, ctx), value(key, before))
 
@@ -50,7 +46,7 @@ def _local(moment: datetime) -> datetime:
 
 
 def build_kpi(ctx: Context) -> dict[str, Any]:
-    before = previous(ctx)
+    before = ctx.previous
     response = _trend("first_response_time_avg", ctx, before)
     opened, opened_before = value("open_tickets", ctx), value("open_tickets", before)
     return {
@@ -289,7 +285,7 @@ def _campaign_conversion(ctx: Context) -> list[dict[str, Any]]:
 
 
 def build_business_impact(ctx: Context) -> dict[str, Any]:
-    before = previous(ctx)
+    before = ctx.previous
     leads = _trend("leads_generated", ctx, before)
     repeat = _trend("repeat_customer_rate", ctx, before)
     counters = ctx.counters

@@ -30,7 +30,7 @@ from crm.models import (
     WhatsAppSender,
 )
 from crm.periods import local_midnight
-from crm.rollups import HOUR, compare, hour_start, microseconds, total, totals
+from crm.rollups import HOUR, compare, hour_start, microseconds, total, totals, totals_many
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -425,6 +425,41 @@ def test_totals_with_partial_edge_hours_and_open_intervals_equal_a_direct_comput
     assert by_agent[(agent_a2.pk,)]["calls"] == 1
     by_hour = totals(AgentHourRollup, base, base + timedelta(hours=4), group_by=("hour",), now=now)
     assert [by_hour[(base + HOUR * i,)]["calls"] for i in range(4)] == [1, 1, 1, 1]
+
+
+def test_totals_many_equals_one_totals_per_range_at_the_cost_of_one(agent_a1, agent_a2, django_assert_max_num_queries):
+    """Several ranges (overlapping, multi-day, partial hours, empty) read together give exactly what
+    each gives alone, with one query per stored level and per raw source."""
+    now = timezone.now()
+    base = local_midnight(timezone.localdate(now) - timedelta(days=3))
+    for n in range(12):
+        agent = agent_a1 if n % 3 else agent_a2
+        CallLogFactory.create(agent=agent, started_at=base + timedelta(hours=7 * n, minutes=13), duration_seconds=n)
+        AgentStatusPeriodFactory.create(
+            agent=agent,
+            status=AgentStatus.AVAILABLE if n % 2 else AgentStatus.BREAK,
+            started_at=base + timedelta(hours=7 * n, minutes=20),
+            ended_at=base + timedelta(hours=7 * n + 2, minutes=5),
+        )
+    AgentStatusPeriodFactory.create(
+        agent=agent_a1, status=AgentStatus.AWAY, started_at=now - timedelta(hours=5, minutes=7), ended_at=None
+    )
+    ranges = [
+        (base + timedelta(minutes=30), now),
+        (base + timedelta(hours=20, minutes=17), base + timedelta(days=2, hours=3, minutes=41)),
+        (base + timedelta(hours=30), base + timedelta(hours=30, minutes=40)),
+        (base, base),
+        (base - timedelta(days=1), now + timedelta(days=1)),
+    ]
+    for group_by in ((), ("agent_id",), ("day",)):
+        alone = [totals(AgentHourRollup, lo, hi, group_by=group_by, now=now) for lo, hi in ranges]
+        # day level + hour level + the three raw sources (calls, status periods, sessions)
+        with django_assert_max_num_queries(5):
+            together = totals_many(AgentHourRollup, ranges, group_by=group_by, now=now)
+        assert [{k: dict(v) for k, v in r.items()} for r in together] == [
+            {k: dict(v) for k, v in r.items()} for r in alone
+        ], group_by
+    assert alone[0] != alone[1] != alone[2]
 
 
 @pytest.mark.parametrize(("day", "hours"), [(date(2026, 3, 29), 23), (date(2026, 10, 25), 25)])
