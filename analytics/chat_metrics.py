@@ -284,7 +284,8 @@ def _open_at(ctx: Context, moment: datetime) -> dict[str, int]:
             conversations_in_scope(ctx)
             .filter(status__in=OPEN_CONVERSATION_STATUSES, created_at__lt=moments[-1])
             .values("priority")
-            .annotate(**{f"n{i}": Count("pk", filter=Q(created_at__lt=m)) for i, m in enumerate(moments)})
+            # COUNT(created_at), not COUNT(id): an index-only scan of (status, priority, created_at)
+            .annotate(**{f"n{i}": Count("created_at", filter=Q(created_at__lt=m)) for i, m in enumerate(moments)})
             .order_by()
         )
         for row in rows:

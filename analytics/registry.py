@@ -22,7 +22,7 @@ from analytics.access import AnalyticsScope
 from analytics.periods import Period
 from calls.models import AgentHourRollup
 from crm.models import ChatHourRollup
-from crm.rollups import table_counters, totals, totals_many
+from crm.rollups import table_counters, table_keys, totals, totals_many, without_agent
 
 Counters = Mapping[str, int]
 UNITS = ("count", "seconds", "percent", "score", "hours", "money")
@@ -66,21 +66,32 @@ class Context:
         return self._table(ChatHourRollup)
 
     def _table(self, table: type) -> dict[str, int]:
+        """The period's totals of `table`, read for the whole family at once and grouped by the table's
+        keys other than agent_id (campaign_id for chats), which `grouped` then serves for free."""
         if table not in self._totals:
             pending = [member for member in self.family if table not in member._totals]
             spans = [(member.period.start, member.period.end) for member in pending]
             names = table_counters(table)
-            found = totals_many(table, spans, scope=self.scope.rollup, now=self.now)
-            for member, result in zip(pending, found, strict=True):
-                counters = result.get((), {})
-                member._totals[table] = {name: int(counters.get(name, 0)) for name in names}
+            by = without_agent(table_keys(table))
+            found = totals_many(table, spans, scope=self.scope.rollup, group_by=by, now=self.now)
+            for member, groups in zip(pending, found, strict=True):
+                summed = dict.fromkeys(names, 0)
+                for counters in groups.values():
+                    for name, amount in counters.items():
+                        summed[name] += amount
+                member._totals[table] = summed
+                member._grouped[(table, by, None)] = groups
         return self._totals[table]
 
     def grouped(
         self, table: type, group_by: tuple[str, ...], fields: tuple[str, ...] | None = None
     ) -> dict[Any, dict[str, int]]:
         """Counters of `table` grouped by key columns, "hour" or "day" (e.g. ("agent_id",) or ("hour",));
-        `fields` limits the counters summed (cheaper for long hourly series)."""
+        `fields` limits the counters summed (cheaper for long hourly series). A grouping the period's
+        totals were read with is served from them, whatever `fields`."""
+        read_with_totals = self._grouped.get((table, group_by, None))
+        if read_with_totals is not None:
+            return read_with_totals
         key = (table, group_by, fields)
         if key not in self._grouped:
             self._grouped[key] = totals(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from analytics.models import RollupCheck
 from calls.models import AgentHourRollup
 from crm.models import ChatHourRollup
-from crm.rollups import Drift, compare, raw_row_count, rebuild
+from crm.rollups import Drift, compare, levels, raw_row_count, rebuild
 
 ROLLUP_TABLES: tuple[type[models.Model], ...] = (AgentHourRollup, ChatHourRollup)
 
@@ -23,6 +23,22 @@ ROLLUP_TABLES: tuple[type[models.Model], ...] = (AgentHourRollup, ChatHourRollup
 def rebuild_rollups(since: datetime | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Recompute every rollup table from raw rows (from `since`, or all); returns contributions written."""
     return sum(rebuild(table, since, progress) for table in ROLLUP_TABLES)
+
+
+def vacuum_rollups() -> bool:
+    """PostgreSQL: VACUUM ANALYZE every rollup table, outside any transaction; returns whether it ran.
+
+    A rebuild upserts each cell once per batch of raw rows, leaving dead row versions that a read
+    of a month steps over until autovacuum gets to them (a month of organisation rows read 65,000
+    index entries for 530 live rows, 18 ms instead of 1 ms). Other databases: nothing to do."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in ROLLUP_TABLES:
+            for level, _ in levels(table):
+                cursor.execute(f"VACUUM ANALYZE {quote(level._meta.db_table)}")
+    return True
 
 
 def rebuild_row_count(since: datetime | None = None) -> int:

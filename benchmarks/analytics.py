@@ -206,6 +206,13 @@ def _weighted(rng: random.Random, weights: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([w[0] for w in weights], [w[1] for w in weights])[0]
 
 
+def _outbound_status(rng: random.Random, moment: datetime, now: datetime) -> str:
+    """A drawn status, except that only the last few minutes' messages can still wait in the queue
+    (Twilio takes a queued message within seconds; older ones were sent)."""
+    status = _weighted(rng, MSG_STATUS_WEIGHTS)
+    return "sent" if status == "queued" and moment < now - timedelta(minutes=5) else status
+
+
 def build_dataset(calls: int, agents: int, days: int, seed: int = 5) -> dict[str, Any]:
     """Users, teams, campaigns, contacts, calls, status timelines, sessions, conversations, messages,
     lead status changes. Returns the ids the timing needs."""
@@ -575,7 +582,7 @@ def _write_conversations(
                         "benchmark message",
                         "",
                         0,
-                        "received" if direction == "inbound" else _weighted(rng, MSG_STATUS_WEIGHTS),
+                        "received" if direction == "inbound" else _outbound_status(rng, moment, now),
                         "",
                         "",
                         moment,

@@ -27,6 +27,7 @@ from crm.models import (
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
+    ChatOrgHourRollup,
     Contact,
     Conversation,
     LeadStatusChange,
@@ -684,6 +685,16 @@ class ChatDayRollupAdmin(ChatHourRollupAdmin):
     list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
     ordering = ("-day", "agent_id")
     list_display = ("day", *ChatHourRollupAdmin.list_display[1:])
+
+
+@admin.register(ChatOrgHourRollup)
+class ChatOrgHourRollupAdmin(ReadOnlyAdmin):
+    """The organisation's counters per local hour and campaign (what an admin's hourly charts read)."""
+
+    date_hierarchy = "hour"
+    ordering = ("-hour", "campaign_id")
+    search_fields = ("hour", "=campaign_id")
+    list_display = ("hour", "campaign_id", "conversations", "resolved", "messages_inbound", "contacts_created")
 
 
 @admin.register(ChatOrgDayRollup)

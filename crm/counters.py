@@ -16,6 +16,7 @@ from crm.models import (
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
+    ChatOrgHourRollup,
     Contact,
     Conversation,
     ConversationStatus,
@@ -131,7 +132,7 @@ def lead_change_contribution(row: Row, window: Window | None = None) -> Contribu
     return {key: {f"leads_to_{row['to_status']}": 1}}
 
 
-register_day_table(ChatHourRollup, ChatDayRollup, ChatOrgDayRollup)
+register_day_table(ChatHourRollup, ChatDayRollup, ChatOrgDayRollup, org_hour_table=ChatOrgHourRollup)
 CONVERSATIONS = register(
     Source(
         name="conversations",

@@ -386,7 +386,8 @@ class Conversation(TrackedModel):
         indexes = [
             models.Index(fields=["created_at"], name="conversation_created"),
             models.Index(fields=["assigned_agent", "created_at"], name="conversation_agent_created"),
-            models.Index(fields=["status", "priority"], name="conversation_status_priority"),
+            # open tickets by priority at a moment (created_at): an index-only count of the open set
+            models.Index(fields=["status", "priority", "created_at"], name="conversation_status_prio_time"),
             models.Index(fields=["contact", "created_at"], name="conversation_contact_created"),
             models.Index(fields=["resolved_at"], name="conversation_resolved"),
         ]
@@ -489,6 +490,12 @@ class Message(TrackedModel):
             models.Index(fields=["direction", "status", "created_at"], name="message_direction_status"),
             models.Index(fields=["created_at"], name="message_created"),
             models.Index(fields=["agent", "created_at"], name="message_agent_created"),
+            # the bot replies of a period by intent (top intents), without reading every message of it
+            models.Index(
+                fields=["created_at"],
+                condition=Q(author_type="bot") & ~Q(intent=""),
+                name="message_bot_intent_created",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -715,6 +722,19 @@ class ChatDayRollup(ChatRollupCounters):
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} campaign {self.campaign_id} on {timezone.localtime(self.day):%Y-%m-%d}"
+
+
+class ChatOrgHourRollup(ChatRollupCounters):
+    """The same counters for the whole organisation per local hour and campaign: what an admin's hourly
+    charts over a long period (the customer-load heatmap) and today's whole hours read."""
+
+    hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "campaign_id"], name="crm_chatorghourrollup_key")]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} @ {self.hour:%Y-%m-%d %H:%M}"
 
 
 class ChatOrgDayRollup(ChatRollupCounters):

@@ -209,12 +209,32 @@ DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
 ORG_DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
 
 
+# hour table → its organisation-wide hourly companion (again without agent_id): what an admin's hourly
+# series over a long period reads, one row per campaign and hour instead of per agent and campaign
+ORG_HOUR_TABLES: dict[type[models.Model], type[models.Model]] = {}
+
+
 def register_day_table(
-    hour_table: type[models.Model], day_table: type[models.Model], org_day_table: type[models.Model] | None = None
+    hour_table: type[models.Model],
+    day_table: type[models.Model],
+    org_day_table: type[models.Model] | None = None,
+    *,
+    org_hour_table: type[models.Model] | None = None,
 ) -> None:
     DAY_TABLES[hour_table] = day_table
     if org_day_table is not None:
         ORG_DAY_TABLES[hour_table] = org_day_table
+    if org_hour_table is not None:
+        ORG_HOUR_TABLES[hour_table] = org_hour_table
+
+
+def levels(table: type[models.Model]) -> list[tuple[type[models.Model], str]]:
+    """The tables that hold `table`'s counters, with their bucket column: the hour table first."""
+    found = [(table, "hour")]
+    for companions, bucket in ((ORG_HOUR_TABLES, "hour"), (DAY_TABLES, "day"), (ORG_DAY_TABLES, "day")):
+        if table in companions:
+            found.append((companions[table], bucket))
+    return found
 
 
 def without_agent(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -278,6 +298,9 @@ def add_to_rollup(source: Source, delta: Contribution, *, days: bool = True) -> 
     # not deduplicated per transaction: a callback registered in a savepoint that rolls back is dropped
     transaction.on_commit(announce_change)
     _upsert(source.table, "hour", source.keys, delta)
+    org_hour_table = ORG_HOUR_TABLES.get(source.table)
+    if org_hour_table is not None:
+        _upsert(org_hour_table, "hour", without_agent(source.keys), _drop_agent(delta, source.keys))
     day_table = DAY_TABLES.get(source.table)
     if days and day_table is not None:
         daily = by_day(delta)
@@ -547,16 +570,18 @@ def totals_many(
         )
 
     day_table = DAY_TABLES.get(table) if "hour" not in group_by else None
-    org_table = ORG_DAY_TABLES.get(table)
-    if day_table is not None and org_table is not None and scope.agent_ids is None and "agent_id" not in group_by:
-        day_table = org_table  # everyone's numbers: the organisation's rows
+    hour_table = table
+    if scope.agent_ids is None and "agent_id" not in group_by:  # everyone's numbers: the organisation's rows
+        if day_table is not None:
+            day_table = ORG_DAY_TABLES.get(table, day_table)
+        hour_table = ORG_HOUR_TABLES.get(table, table)
     plans = [
         _plan(start, end, now, days_allowed=day_table is not None) if start < end else _Plan() for start, end in spans
     ]
     stored = _Stored(results, scope, sources, group_by, counters, key_of)
     if day_table is not None:
         stored.add(day_table, "day", [(n, lo, hi) for n, plan in enumerate(plans) for lo, hi in plan.days])
-    stored.add(table, "hour", [(n, lo, hi) for n, plan in enumerate(plans) for lo, hi in plan.hours])
+    stored.add(hour_table, "hour", [(n, lo, hi) for n, plan in enumerate(plans) for lo, hi in plan.hours])
 
     wanted_counters = set(counters)
     for source in sources:
@@ -724,12 +749,7 @@ def rebuild(
     window = Window(since_day, datetime.max.replace(tzinfo=UTC)) if since_day else None
     written = 0
     with transaction.atomic():
-        levels: list[tuple[type[models.Model], str]] = [(table, "hour")]
-        if table in DAY_TABLES:
-            levels.append((DAY_TABLES[table], "day"))
-        if table in ORG_DAY_TABLES:
-            levels.append((ORG_DAY_TABLES[table], "day"))
-        for model, bucket in levels:
+        for model, bucket in levels(table):
             rows = model._default_manager.all()
             (rows.filter(**{f"{bucket}__gte": since_day}) if since_day else rows).delete()
         for source in sources_of(table):
@@ -839,6 +859,12 @@ def compare(table: type[models.Model], start: datetime, end: datetime) -> list[D
     expected = recompute(table, start, end)
     keys = sources_of(table)[0].keys
     drift = _compare_level(table, "hour", keys, Q(hour__gte=start, hour__lt=end), expected)
+    org_hour_table = ORG_HOUR_TABLES.get(table)
+    if org_hour_table is not None:
+        org_expected = _drop_agent(expected, keys)
+        drift += _compare_level(
+            org_hour_table, "hour", without_agent(keys), Q(hour__gte=start, hour__lt=end), org_expected
+        )
     day_table = DAY_TABLES.get(table)
     first_day, last_day = day_ceil(start), day_start(end)
     if day_table is not None and first_day < last_day:

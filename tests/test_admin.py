@@ -45,6 +45,7 @@ from crm.models import (
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
+    ChatOrgHourRollup,
     Contact,
     Conversation,
     Direction,
@@ -57,7 +58,7 @@ from crm.models import (
     User,
     WhatsAppSender,
 )
-from crm.rollups import day_start
+from crm.rollups import day_start, hour_start
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -191,6 +192,12 @@ def _chat_org_day_rollup() -> ChatOrgDayRollup:
     return ChatOrgDayRollup.objects.get(day=day_start(conversation.created_at), campaign_id=conversation.campaign_id)
 
 
+def _chat_org_hour_rollup() -> ChatOrgHourRollup:
+    conversation = _conversation()
+    assert conversation.campaign_id is not None
+    return ChatOrgHourRollup.objects.get(hour=hour_start(conversation.created_at), campaign_id=conversation.campaign_id)
+
+
 def _chat_hour_rollup() -> ChatHourRollup:
     conversation = _conversation()
     assert conversation.assigned_agent_id is not None and conversation.campaign_id is not None
@@ -221,6 +228,7 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
     ChatDayRollup: _chat_day_rollup,
     OrgDayRollup: _org_day_rollup,
     ChatOrgDayRollup: _chat_org_day_rollup,
+    ChatOrgHourRollup: _chat_org_hour_rollup,
     WhatsAppSender: lambda: WhatsAppSender.objects.create(
         phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
     ),
@@ -337,6 +345,7 @@ def test_add_page_renders(staff_client: Client, model: type[Model], django_asser
         ChatDayRollup,
         OrgDayRollup,
         ChatOrgDayRollup,
+        ChatOrgHourRollup,
     )
     expected = 200 if model not in system_written else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):

@@ -30,7 +30,7 @@ from crm.models import (
     WhatsAppSender,
 )
 from crm.periods import local_midnight
-from crm.rollups import HOUR, compare, hour_start, microseconds, total, totals, totals_many
+from crm.rollups import HOUR, compare, hour_start, levels, microseconds, total, totals, totals_many
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -485,6 +485,22 @@ def test_dst_days_in_warsaw(agent_a1, day, hours):
         by_hour = totals(AgentHourRollup, start, end, group_by=("hour",))
         assert len(by_hour) == hours
         assert all(counts["calls"] == 1 for counts in by_hour.values())
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="VACUUM of the rollup tables is for PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_vacuums_and_analyses_every_rollup_table_on_postgresql(capsys):
+    _some_history(UserFactory.create())
+    call_command("rebuild_rollups")
+    assert "Vacuumed and analysed the rollup tables" in capsys.readouterr().out
+    tables = {level._meta.db_table for table in ROLLUP_TABLES for level, _ in levels(table)}
+    assert len(tables) == 7
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
+        )
+        done = {row[0] for row in cursor.fetchall()}
+    assert tables <= done
 
 
 # --- concurrency ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 For data loaded around the write actions (bulk inserts, restores, a TIME_ZONE or
 SLA_FIRST_RESPONSE_SECONDS change). One transaction: dashboards keep the old numbers until it commits.
+On PostgreSQL the rollup tables are then vacuumed and analysed (analytics.rollups.vacuum_rollups).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from analytics.rollups import rebuild_rollups, rebuild_row_count
+from analytics.rollups import rebuild_rollups, rebuild_row_count, vacuum_rollups
 from crm.periods import local_midnight
 
 
@@ -38,3 +39,5 @@ class Command(BaseCommand):
             written = rebuild_rollups(since, progress=advance)
         scope = f"from {options['since']}" if since else "all history"
         self.stdout.write(f"Rebuilt the rollups ({scope}): {written:,} hourly counter cells.")
+        if vacuum_rollups():
+            self.stdout.write("Vacuumed and analysed the rollup tables (PostgreSQL).")
