@@ -22,6 +22,7 @@ from crm import actions as crm_actions
 from crm.models import (
     AuthorType,
     ChatHourRollup,
+    ChatOrgHourRollup,
     Contact,
     Conversation,
     Direction,
@@ -334,6 +335,30 @@ def test_reconcile_finds_a_raw_update_that_bypassed_the_counters(midday, agent_a
     assert hour_start(call.started_at).isoformat() in detail
     assert "talk_seconds stored 120 expected 300" in detail
     assert str(check).endswith("1 drifted cells")
+
+
+def test_the_organisation_hour_table_is_kept_checked_and_rebuilt_like_the_others(midday, agent_a1, agent_a2):
+    conversation = ConversationFactory.create(assigned_agent=agent_a1, created_at=timezone.now() - timedelta(hours=3))
+    ConversationFactory.create(
+        assigned_agent=agent_a2,
+        campaign=conversation.campaign,
+        created_at=conversation.created_at + timedelta(minutes=1),
+    )
+    campaign = conversation.campaign_id or 0  # 0: no campaign
+    row = ChatOrgHourRollup.objects.get(hour=hour_start(conversation.created_at), campaign_id=campaign)
+    assert row.conversations == 2  # both agents' conversations in one organisation row
+    assert reconcile_rollups(days=2).drift_count == 0
+
+    ChatOrgHourRollup.objects.filter(pk=row.pk).update(conversations=5)
+    check = reconcile_rollups(days=2)
+    assert check.drift_count == 1
+    assert "crm.ChatOrgHourRollup" in check.details[0]
+    assert "conversations stored 5 expected 2" in check.details[0]
+    call_command("rebuild_rollups")
+    assert (
+        ChatOrgHourRollup.objects.get(pk__isnull=False, hour=row.hour, campaign_id=row.campaign_id).conversations == 2
+    )
+    assert drift() == []
 
 
 def test_reconcile_finds_an_edited_rollup_row_and_rebuild_repairs_it(midday, agent_a1, capsys):
