@@ -45,11 +45,20 @@ class Context:
     @cached_property
     def previous(self) -> Context:
         """The same scope over `period.previous()`, read together with this context."""
-        before = Context(self.period.previous(), self.scope, self.now)
-        before.family = self.family
-        before.memo = self.memo
-        self.family.append(before)
-        return before
+        return self.joined(self.period.previous())
+
+    def joined(self, period: Period) -> Context:
+        """The family member for `period` (this context, its previous one, or a new member): a metric
+        that needs another period's totals (tickets resolved today, this week, this month) asks for it
+        before the family's first read and costs no query of its own."""
+        for member in self.family:
+            if (member.period.start, member.period.end) == (period.start, period.end):
+                return member
+        other = Context(period, self.scope, self.now)
+        other.family = self.family
+        other.memo = self.memo
+        self.family.append(other)
+        return other
 
     @cached_property
     def counters(self) -> Mapping[str, int]:

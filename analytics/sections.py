@@ -286,12 +286,13 @@ def _campaign_conversion(ctx: Context) -> list[dict[str, Any]]:
 
 def build_business_impact(ctx: Context) -> dict[str, Any]:
     before = ctx.previous
+    tickets = value("tickets_resolved", ctx)  # first: its periods join the family's one read
     leads = _trend("leads_generated", ctx, before)
     repeat = _trend("repeat_customer_rate", ctx, before)
     counters = ctx.counters
     return {
         "leadsGenerated": {"total": leads["value"], "trend": leads["trend"], "change": leads["change"]},
-        "ticketsResolved": value("tickets_resolved", ctx),
+        "ticketsResolved": tickets,
         "campaignConversion": _campaign_conversion(ctx),
         "repeatCustomerRate": {"rate": repeat["value"], "trend": repeat["trend"], "change": repeat["change"]},
         "costPerConversation": {

@@ -7,6 +7,7 @@ These functions are the definition of what the hourly counters hold (METRICS.md 
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from django.db.models.signals import post_delete
 
 from calls.models import (
@@ -102,6 +103,7 @@ STATES = register(
         produces=tuple(STATE_COUNTERS.values()),
         time_field="started_at",
         end_field="ended_at",
+        relevant=Q(status__in=list(STATE_COUNTERS)),  # offline counts nothing (one open row per agent at night)
     )
 )
 SESSIONS = register(

@@ -114,6 +114,8 @@ class Source:
     # rows of other sources whose contribution depends on this row's columns (e.g. a conversation's
     # agent keys its messages): (source name, lookup from that model to this one, columns that matter)
     dependents: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # the rows that can contribute anything (e.g. not offline periods): reads skip the others
+    relevant: Q | None = None
 
     @property
     def counters(self) -> list[str]:
@@ -604,7 +606,8 @@ def totals_many(
             wanted |= source.within(window.start, window.end)
         if open_windows:
             wanted |= Q(**{f"{source.end_field}__isnull": True})
-        rows = source.rows(source.model._default_manager.filter(scope.raw_q(source)).filter(wanted))
+        raw = source.model._default_manager.filter(scope.raw_q(source)).filter(wanted)
+        rows = source.rows(raw.filter(source.relevant) if source.relevant is not None else raw)
         if not rows:
             continue
         parts = [(n, source.contribution_of(_closed_at(rows, source, now), window)) for n, window in windows]
