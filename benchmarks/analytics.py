@@ -10,8 +10,8 @@ The run is two subprocesses, each on a scratch database of its own made before D
 when 127.0.0.1:6379 answers; otherwise SQLite in a temporary directory): one at 10,000 calls and
 one at the full size, same agents and days. Each builds the dataset (COPY on PostgreSQL, batched
 `executemany` on SQLite), runs VACUUM ANALYZE (PostgreSQL) and `manage.py rebuild_rollups`, then
-times through Django's test client
-with a session login (admin, and one agent), the metric cache cleared before every request
+times through Django's test client with a session login (admin, and one agent), the metric cache
+cleared before every request
 (computation) and then left warm (cached). The naive figures call functions of this module directly
 (no HTTP overhead, which favours them). The parent prints the size ratio and PASS/FAIL per target;
 a missed target does not fail the process.
