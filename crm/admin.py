@@ -24,6 +24,7 @@ from crm.models import (
     Broadcast,
     BroadcastStatus,
     Campaign,
+    ChatAgentDayRollup,
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
@@ -685,6 +686,17 @@ class ChatDayRollupAdmin(ChatHourRollupAdmin):
     list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
     ordering = ("-day", "agent_id")
     list_display = ("day", *ChatHourRollupAdmin.list_display[1:])
+
+
+@admin.register(ChatAgentDayRollup)
+class ChatAgentDayRollupAdmin(ReadOnlyAdmin):
+    """Each agent's counters per local day, all campaigns together (what per-agent month reads sum)."""
+
+    date_hierarchy = "day"
+    list_filter = (("day", admin.DateFieldListFilter), RollupAgentFilter)
+    ordering = ("-day", "agent_id")
+    search_fields = ("day", "=agent_id")
+    list_display = ("day", "agent_id", "conversations", "resolved", "messages_inbound", "contacts_created")
 
 
 @admin.register(ChatOrgHourRollup)

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete
 
 from crm.models import (
+    ChatAgentDayRollup,
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
@@ -132,7 +133,13 @@ def lead_change_contribution(row: Row, window: Window | None = None) -> Contribu
     return {key: {f"leads_to_{row['to_status']}": 1}}
 
 
-register_day_table(ChatHourRollup, ChatDayRollup, ChatOrgDayRollup, org_hour_table=ChatOrgHourRollup)
+register_day_table(
+    ChatHourRollup,
+    ChatDayRollup,
+    ChatOrgDayRollup,
+    org_hour_table=ChatOrgHourRollup,
+    agent_day_table=ChatAgentDayRollup,
+)
 CONVERSATIONS = register(
     Source(
         name="conversations",

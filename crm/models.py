@@ -639,12 +639,11 @@ def _counter(help_text: str = "") -> models.BigIntegerField:
 
 
 class ChatRollupCounters(models.Model):
-    """Per assigned agent (0: none) × campaign (0: none) counters of conversations (in the bucket
+    """Per assigned agent (0: none) × campaign (0: none) — or fewer keys — counters of conversations (in the bucket
     they were created; resolutions also in the bucket of resolved_at), messages (bucket created) and
     leads, shared by the hour and day rollups. Kept by crm/counters.py in the same transaction as the
     rows; `manage.py rebuild_rollups` recomputes them."""
 
-    campaign_id = models.IntegerField()
     # conversations, in their creation hour
     conversations = _counter()
     returning = _counter("Conversations whose contact had an earlier one.")
@@ -701,6 +700,7 @@ class ChatRollupCounters(models.Model):
 class ChatHourRollup(ChatRollupCounters):
     hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
     agent_id = models.IntegerField()
+    campaign_id = models.IntegerField()
 
     class Meta:
         constraints = [
@@ -715,6 +715,7 @@ class ChatHourRollup(ChatRollupCounters):
 class ChatDayRollup(ChatRollupCounters):
     day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
     agent_id = models.IntegerField()
+    campaign_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "agent_id", "campaign_id"], name="crm_chatdayrollup_key")]
@@ -724,11 +725,26 @@ class ChatDayRollup(ChatRollupCounters):
         return f"agent {self.agent_id} campaign {self.campaign_id} on {timezone.localtime(self.day):%Y-%m-%d}"
 
 
+class ChatAgentDayRollup(ChatRollupCounters):
+    """The same counters per local day and agent, all campaigns together: what per-agent reads of a long
+    period (an admin's or an agent's month) sum when no campaign filter applies."""
+
+    day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+    agent_id = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "agent_id"], name="crm_chatagentdayrollup_key")]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} on {timezone.localtime(self.day):%Y-%m-%d}"
+
+
 class ChatOrgHourRollup(ChatRollupCounters):
     """The same counters for the whole organisation per local hour and campaign: what an admin's hourly
     charts over a long period (the customer-load heatmap) and today's whole hours read."""
 
     hour = models.DateTimeField(help_text="Start of the local hour (stored in UTC).")
+    campaign_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "campaign_id"], name="crm_chatorghourrollup_key")]
@@ -741,6 +757,7 @@ class ChatOrgDayRollup(ChatRollupCounters):
     """The same counters for the whole organisation per local day and campaign: what an admin's month reads."""
 
     day = models.DateTimeField(help_text="Local midnight starting the day (stored in UTC).")
+    campaign_id = models.IntegerField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "campaign_id"], name="crm_chatorgdayrollup_key")]

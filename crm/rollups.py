@@ -216,26 +216,49 @@ ORG_DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
 ORG_HOUR_TABLES: dict[type[models.Model], type[models.Model]] = {}
 
 
+# hour table → its per-agent daily companion (agent_id the only key): what per-agent reads of a long period
+# sum when no campaign filter applies, one row per agent and day instead of per agent, campaign and day
+AGENT_DAY_TABLES: dict[type[models.Model], type[models.Model]] = {}
+
+
 def register_day_table(
     hour_table: type[models.Model],
     day_table: type[models.Model],
     org_day_table: type[models.Model] | None = None,
     *,
     org_hour_table: type[models.Model] | None = None,
+    agent_day_table: type[models.Model] | None = None,
 ) -> None:
     DAY_TABLES[hour_table] = day_table
     if org_day_table is not None:
         ORG_DAY_TABLES[hour_table] = org_day_table
     if org_hour_table is not None:
         ORG_HOUR_TABLES[hour_table] = org_hour_table
+    if agent_day_table is not None:
+        AGENT_DAY_TABLES[hour_table] = agent_day_table
 
 
 def levels(table: type[models.Model]) -> list[tuple[type[models.Model], str]]:
     """The tables that hold `table`'s counters, with their bucket column: the hour table first."""
     found = [(table, "hour")]
-    for companions, bucket in ((ORG_HOUR_TABLES, "hour"), (DAY_TABLES, "day"), (ORG_DAY_TABLES, "day")):
-        if table in companions:
-            found.append((companions[table], bucket))
+    if table in DAY_TABLES:
+        found.append((DAY_TABLES[table], "day"))
+    found += [(model, bucket) for model, bucket, _ in summary_levels(table)]
+    return found
+
+
+def summary_levels(table: type[models.Model]) -> list[tuple[type[models.Model], str, tuple[str, ...]]]:
+    """The companions of `table` that sum its rows over some key columns: (model, bucket, key columns
+    kept). Each is written, checked and rebuilt by projecting the finer rows' keys."""
+    keys = sources_of(table)[0].keys
+    found = []
+    for tables, bucket, kept in (
+        (ORG_HOUR_TABLES, "hour", without_agent(keys)),
+        (ORG_DAY_TABLES, "day", without_agent(keys)),
+        (AGENT_DAY_TABLES, "day", ("agent_id",)),
+    ):
+        if table in tables:
+            found.append((tables[table], bucket, kept))
     return found
 
 
@@ -243,12 +266,12 @@ def without_agent(keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(k for k in keys if k != "agent_id")
 
 
-def _drop_agent(delta: Contribution, keys: tuple[str, ...]) -> Contribution:
-    """Day-keyed counters summed over agents (the organisation level)."""
-    position = 1 + keys.index("agent_id")
+def project(delta: Contribution, keys: tuple[str, ...], kept: tuple[str, ...]) -> Contribution:
+    """Bucket-keyed counters summed over the key columns not in `kept` (e.g. the organisation level)."""
+    positions = [1 + keys.index(k) for k in kept]
     merged: Contribution = defaultdict(lambda: defaultdict(int))
     for key, counts in delta.items():
-        bucket = merged[key[:position] + key[position + 1 :]]
+        bucket = merged[(key[0], *(key[p] for p in positions))]
         for name, amount in counts.items():
             bucket[name] += amount
     return merged
@@ -300,16 +323,15 @@ def add_to_rollup(source: Source, delta: Contribution, *, days: bool = True) -> 
     # not deduplicated per transaction: a callback registered in a savepoint that rolls back is dropped
     transaction.on_commit(announce_change)
     _upsert(source.table, "hour", source.keys, delta)
-    org_hour_table = ORG_HOUR_TABLES.get(source.table)
-    if org_hour_table is not None:
-        _upsert(org_hour_table, "hour", without_agent(source.keys), _drop_agent(delta, source.keys))
     day_table = DAY_TABLES.get(source.table)
-    if days and day_table is not None:
-        daily = by_day(delta)
+    daily = by_day(delta) if days and day_table is not None else None
+    if day_table is not None and daily is not None:
         _upsert(day_table, "day", source.keys, daily)
-        org_table = ORG_DAY_TABLES.get(source.table)
-        if org_table is not None:
-            _upsert(org_table, "day", without_agent(source.keys), _drop_agent(daily, source.keys))
+    for model, bucket, kept in summary_levels(source.table):
+        if bucket == "hour":
+            _upsert(model, bucket, kept, project(delta, source.keys, kept))
+        elif daily is not None:
+            _upsert(model, bucket, kept, project(daily, source.keys, kept))
 
 
 def _upsert(model: type[models.Model], bucket: str, keys: tuple[str, ...], delta: Contribution) -> None:
@@ -577,6 +599,8 @@ def totals_many(
         if day_table is not None:
             day_table = ORG_DAY_TABLES.get(table, day_table)
         hour_table = ORG_HOUR_TABLES.get(table, table)
+    elif day_table is not None and not scope.campaign_ids and set(group_by) <= {"agent_id", "day"}:
+        day_table = AGENT_DAY_TABLES.get(table, day_table)  # per agent, with no campaign filter or grouping
     plans = [
         _plan(start, end, now, days_allowed=day_table is not None) if start < end else _Plan() for start, end in spans
     ]
@@ -811,14 +835,14 @@ def resync_days(table: type[models.Model], days: Iterable[datetime], keys: Mappi
             row = day_table._default_manager.select_for_update().filter(day=day, **keys)
             if not row.update(**values):
                 day_table._default_manager.create(day=day, **keys, **values)
-            org_table = ORG_DAY_TABLES.get(table)
-            if org_table is not None:
-                org_keys = list(without_agent(tuple(table_keys(day_table))))
-                org_table._default_manager.filter(day=day).delete()
-                groups = day_table._default_manager.filter(day=day).values(*org_keys).order_by()
+            for model, bucket, kept in summary_levels(table):
+                if bucket != "day":
+                    continue  # hour-level summaries took the repair's delta with the hour table
+                model._default_manager.filter(day=day).delete()
+                groups = day_table._default_manager.filter(day=day).values(*kept).order_by()
                 for group in groups.annotate(**{f"_{c}": Sum(c) for c in counters}):
                     totals_of = {c: int(group[f"_{c}"] or 0) for c in counters}
-                    org_table._default_manager.create(day=day, **{k: group[k] for k in org_keys}, **totals_of)
+                    model._default_manager.create(day=day, **{k: group[k] for k in kept}, **totals_of)
 
 
 @dataclass
@@ -861,22 +885,19 @@ def compare(table: type[models.Model], start: datetime, end: datetime) -> list[D
         return []
     expected = recompute(table, start, end)
     keys = sources_of(table)[0].keys
-    drift = _compare_level(table, "hour", keys, Q(hour__gte=start, hour__lt=end), expected)
-    org_hour_table = ORG_HOUR_TABLES.get(table)
-    if org_hour_table is not None:
-        org_expected = _drop_agent(expected, keys)
-        drift += _compare_level(
-            org_hour_table, "hour", without_agent(keys), Q(hour__gte=start, hour__lt=end), org_expected
-        )
+    in_hours = Q(hour__gte=start, hour__lt=end)
+    drift = _compare_level(table, "hour", keys, in_hours, expected)
     day_table = DAY_TABLES.get(table)
     first_day, last_day = day_ceil(start), day_start(end)
+    in_days = by_day({key: counts for key, counts in expected.items() if first_day <= key[0] < last_day})
+    whole_days = Q(day__gte=first_day, day__lt=last_day)
     if day_table is not None and first_day < last_day:
-        in_days = by_day({key: counts for key, counts in expected.items() if first_day <= key[0] < last_day})
-        when = Q(day__gte=first_day, day__lt=last_day)
-        drift += _compare_level(day_table, "day", keys, when, in_days)
-        org_table = ORG_DAY_TABLES.get(table)
-        if org_table is not None:
-            drift += _compare_level(org_table, "day", without_agent(keys), when, _drop_agent(in_days, keys))
+        drift += _compare_level(day_table, "day", keys, whole_days, in_days)
+    for model, bucket, kept in summary_levels(table):
+        if bucket == "hour":
+            drift += _compare_level(model, bucket, kept, in_hours, project(expected, keys, kept))
+        elif first_day < last_day:
+            drift += _compare_level(model, bucket, kept, whole_days, project(in_days, keys, kept))
     return drift
 
 

@@ -42,6 +42,7 @@ from crm.models import (
     AutoReplyRule,
     Broadcast,
     Campaign,
+    ChatAgentDayRollup,
     ChatDayRollup,
     ChatHourRollup,
     ChatOrgDayRollup,
@@ -192,6 +193,14 @@ def _chat_org_day_rollup() -> ChatOrgDayRollup:
     return ChatOrgDayRollup.objects.get(day=day_start(conversation.created_at), campaign_id=conversation.campaign_id)
 
 
+def _chat_agent_day_rollup() -> ChatAgentDayRollup:
+    conversation = _conversation()
+    assert conversation.assigned_agent_id is not None
+    return ChatAgentDayRollup.objects.get(
+        day=day_start(conversation.created_at), agent_id=conversation.assigned_agent_id
+    )
+
+
 def _chat_org_hour_rollup() -> ChatOrgHourRollup:
     conversation = _conversation()
     assert conversation.campaign_id is not None
@@ -229,6 +238,7 @@ ROW_MAKERS: dict[type[Model], Callable[[], Model]] = {
     OrgDayRollup: _org_day_rollup,
     ChatOrgDayRollup: _chat_org_day_rollup,
     ChatOrgHourRollup: _chat_org_hour_rollup,
+    ChatAgentDayRollup: _chat_agent_day_rollup,
     WhatsAppSender: lambda: WhatsAppSender.objects.create(
         phone=f"+4822290{WhatsAppSender.objects.count():04d}", name="Front desk"
     ),
@@ -346,6 +356,7 @@ def test_add_page_renders(staff_client: Client, model: type[Model], django_asser
         OrgDayRollup,
         ChatOrgDayRollup,
         ChatOrgHourRollup,
+        ChatAgentDayRollup,
     )
     expected = 200 if model not in system_written else 403
     with django_assert_max_num_queries(MAX_ADD_FORM_QUERIES):

@@ -21,6 +21,8 @@ from calls.models import AgentHourRollup, AgentSession, AgentStatus, AgentStatus
 from crm import actions as crm_actions
 from crm.models import (
     AuthorType,
+    ChatAgentDayRollup,
+    ChatDayRollup,
     ChatHourRollup,
     ChatOrgHourRollup,
     Contact,
@@ -31,7 +33,7 @@ from crm.models import (
     WhatsAppSender,
 )
 from crm.periods import local_midnight
-from crm.rollups import HOUR, compare, hour_start, levels, microseconds, total, totals, totals_many
+from crm.rollups import HOUR, compare, day_start, hour_start, levels, microseconds, total, totals, totals_many
 from tests.factories import (
     AgentSessionFactory,
     AgentStatusPeriodFactory,
@@ -361,6 +363,27 @@ def test_the_organisation_hour_table_is_kept_checked_and_rebuilt_like_the_others
     assert drift() == []
 
 
+def test_the_per_agent_day_table_is_kept_checked_and_rebuilt_like_the_others(midday, agent_a1):
+    # yesterday: reconciliation compares the day tables over whole days
+    first = ConversationFactory.create(assigned_agent=agent_a1, created_at=timezone.now() - timedelta(days=1, hours=3))
+    ConversationFactory.create(
+        assigned_agent=agent_a1, campaign=CampaignFactory.create(), created_at=first.created_at + timedelta(minutes=1)
+    )
+    assert ChatDayRollup.objects.filter(agent_id=agent_a1.pk).count() == 2  # one row per campaign
+    row = ChatAgentDayRollup.objects.get(day=day_start(first.created_at), agent_id=agent_a1.pk)
+    assert row.conversations == 2  # both campaigns in one per-agent row
+    assert reconcile_rollups(days=2).drift_count == 0
+
+    ChatAgentDayRollup.objects.filter(pk=row.pk).update(conversations=9)
+    check = reconcile_rollups(days=2)
+    assert check.drift_count == 1
+    assert "crm.ChatAgentDayRollup" in check.details[0]
+    assert "conversations stored 9 expected 2" in check.details[0]
+    call_command("rebuild_rollups")
+    assert ChatAgentDayRollup.objects.get(day=row.day, agent_id=agent_a1.pk).conversations == 2
+    assert drift() == []
+
+
 def test_reconcile_finds_an_edited_rollup_row_and_rebuild_repairs_it(midday, agent_a1, capsys):
     _some_history(agent_a1)
     ChatHourRollup.objects.filter(agent_id=agent_a1.pk).update(conversations=7)
@@ -519,7 +542,7 @@ def test_rebuild_vacuums_and_analyses_every_rollup_table_on_postgresql(capsys):
     call_command("rebuild_rollups")
     assert "Vacuumed and analysed the rollup tables" in capsys.readouterr().out
     tables = {level._meta.db_table for table in ROLLUP_TABLES for level, _ in levels(table)}
-    assert len(tables) == 7
+    assert len(tables) == 8
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
