@@ -6,11 +6,12 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from analytics import call_metrics, chat_metrics  # noqa: F401  (register the metrics)
+        from analytics import audit, call_metrics, chat_metrics  # noqa: F401  (register the metrics)
         from analytics.cache import connect_receivers, data_changed
         from crm import rollups
 
         connect_receivers()
+        audit.connect_receivers()
 
         if data_changed not in rollups.on_counters_changed:
             rollups.on_counters_changed.append(data_changed)

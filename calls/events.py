@@ -13,6 +13,10 @@ from django.dispatch import Signal
 call_changed = Signal()
 # sender=AgentStatusPeriod; kwargs: agent_id, status, since (datetime), previous_status
 agent_status_changed = Signal()
+# sender=CallLog; kwargs: user (who downloaded), resource ("call-log"), format ("csv"), filters (the query, as
+# strings). Sent when an export starts, not after a commit: an export is a read. analytics/ records it in the
+# audit log.
+exported = Signal()
 
 
 def announce_call(call_id: int, agent_id: int, change: str) -> None:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import actions
+from calls import actions, events
 from calls.access import agent_for, call_for, current_user
 from calls.models import AgentSession, AgentStatusPeriod, CallLog
 from calls.serializers import (
@@ -33,12 +33,7 @@ from calls.serializers import (
 )
 from crm.models import User
 from crm.periods import local_date, local_day_bounds
-
-
-def _validated(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from crm.serializers import validated
 
 
 class StartCallView(APIView):
@@ -56,7 +51,7 @@ class StartCallView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(StartCallSerializer, request.data)
+        data = validated(StartCallSerializer, request.data)
         agent = current_user(request)
         if data.get("agent_id") is not None and data["agent_id"] != current_user(request).pk:
             if not current_user(request).is_admin:
@@ -90,7 +85,7 @@ class AnsweredView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(AnsweredSerializer, request.data)
+        data = validated(AnsweredSerializer, request.data)
         call = actions.do_mark_answered(
             call_for(current_user(request), data["call_id"]), answered_at=data.get("answered_at")
         )
@@ -114,7 +109,7 @@ class EndCallView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(EndCallSerializer, request.data)
+        data = validated(EndCallSerializer, request.data)
         call = actions.do_end_call(
             call_for(current_user(request), data["call_id"]),
             status=data["status"],
@@ -139,7 +134,7 @@ class DispositionView(APIView):
     @extend_schema(request=DispositionSerializer, responses={200: CallLogSerializer})
     def post(self, request: Request, call_id: int) -> Response:
         call = call_for(current_user(request), call_id)
-        data = _validated(DispositionSerializer, request.data)
+        data = validated(DispositionSerializer, request.data)
         call = actions.do_set_disposition(call, by=current_user(request), **data)
         return Response(CallLogSerializer(call).data)
 
@@ -190,7 +185,7 @@ class CallLogView(APIView):
         },
     )
     def get(self, request: Request) -> Response | StreamingHttpResponse:
-        query = _validated(CallLogQuerySerializer, request.query_params)
+        query = validated(CallLogQuerySerializer, request.query_params)
         calls = CallLog.objects.for_user(current_user(request)).select_related("agent")
         if "user_id" in query:
             calls = calls.filter(agent=agent_for(current_user(request), query["user_id"]))
@@ -202,6 +197,10 @@ class CallLogView(APIView):
             calls = calls.filter(status=query["status"])
         rows = calls.order_by("-started_at", "-pk")[: query["limit"]]
         if request.accepted_renderer.format == "csv":
+            filters = {key: str(value) for key, value in query.items()}
+            events.exported.send(
+                sender=CallLog, user=current_user(request), resource="call-log", format="csv", filters=filters
+            )
             return self._csv(rows)
         results = CallLogSerializer(rows, many=True).data
         return Response({"count": len(results), "results": results})
@@ -236,7 +235,7 @@ class MyStatusView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(AgentStatusSerializer, request.data)
+        data = validated(AgentStatusSerializer, request.data)
         period = actions.do_change_agent_status(current_user(request), data["status"], reason=data["reason"])
         return Response({"status": period.status, "reason": period.reason, "since": period.started_at})
 
@@ -286,7 +285,7 @@ class TimelineView(APIView):
     )
     def get(self, request: Request, agent_id: int) -> Response:
         agent: User = agent_for(current_user(request), agent_id)
-        query = _validated(TimelineQuerySerializer, request.query_params)
+        query = validated(TimelineQuerySerializer, request.query_params)
         now = timezone.now()
         day = query.get("date") or local_date(now)
         day_start, day_end = local_day_bounds(day)

@@ -10,6 +10,13 @@ from rest_framework import serializers
 from crm.models import Conversation, ConversationStatus, Message, Priority
 
 
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """`data` checked by the serializer (a 400 with every field's message otherwise), as validated_data."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class ConversationQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
     limit = serializers.IntegerField(

@@ -19,13 +19,8 @@ from crm.serializers import (
     ConversationQuerySerializer,
     ConversationSerializer,
     PrioritySerializer,
+    validated,
 )
-
-
-def _validated(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _in_unassigned_queue_of(user: User, conversation: Conversation) -> bool:
@@ -50,7 +45,7 @@ class ConversationListView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = _validated(ConversationQuerySerializer, request.query_params)
+        query = validated(ConversationQuerySerializer, request.query_params)
         conversations = Conversation.objects.for_user(current_user(request)).select_related("contact", "assigned_agent")
         if "status" in query:
             conversations = conversations.filter(status=query["status"])
@@ -79,7 +74,7 @@ class ConversationAssignView(APIView):
             conversation = Conversation.objects.select_related("contact", "campaign").get(pk=conversation_id)
             if not _in_unassigned_queue_of(user, conversation):
                 raise
-        data = _validated(AssignSerializer, request.data)
+        data = validated(AssignSerializer, request.data)
         agent = User.objects.filter(pk=data["agent_id"], is_active=True).first()
         if agent is None:
             raise NotFound(f"There is no active user with id {data['agent_id']}.")
@@ -98,7 +93,7 @@ class ConversationPriorityView(APIView):
     @extend_schema(request=PrioritySerializer, responses=ConversationSerializer)
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation = conversation_for(current_user(request), conversation_id)
-        data = _validated(PrioritySerializer, request.data)
+        data = validated(PrioritySerializer, request.data)
         conversation = actions.do_set_conversation_priority(conversation, data["priority"])
         return Response(ConversationSerializer(conversation).data)
 

@@ -520,3 +520,22 @@ def test_business_impact_export_is_audited_as_an_export(admin, chats):
     entry = AuditLog.objects.get()
     assert (entry.action, entry.resource, entry.detail["format"]) == (AuditAction.EXPORT, "business-impact", "xlsx")
     assert entry.detail["period"]["label"] == "month"
+
+
+def test_call_log_csv_export_is_audited_with_its_filters(agent_a1):
+    """The call log's CSV (calls/, which cannot import analytics/) is announced by calls.events.exported."""
+    CallLogFactory.create(agent=agent_a1, started_at=timezone.now() - timedelta(hours=1))
+    client = client_for(agent_a1)
+
+    assert client.get("/api/calls/log", {"status": "completed"}).status_code == 200  # JSON: a view, not an export
+    assert client.get("/api/calls/log", {"format": "csv", "limit": "5000"}).status_code == 400  # refused: nothing
+    assert not AuditLog.objects.exists()
+    response = client.get("/api/calls/log", {"format": "csv", "status": "completed", "start_date": "2026-05-01"})
+    b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+    entry = AuditLog.objects.get()
+    assert (entry.user, entry.action, entry.resource) == (agent_a1, AuditAction.EXPORT, "call-log")
+    assert entry.detail == {
+        "format": "csv",
+        "filters": {"status": "completed", "start_date": "2026-05-01", "limit": "100"},
+    }
