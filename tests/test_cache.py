@@ -34,6 +34,19 @@ def test_the_cache_in_use_matches_the_deployment() -> None:
     assert backend.endswith(expected)
 
 
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis cache (REDIS_URL) is not configured")
+def test_redis_cache_calls_share_one_client_per_pool() -> None:
+    from django.core.cache import cache
+
+    client = cache._cache  # type: ignore[attr-defined]
+    assert client.get_client("a") is client.get_client("b")
+    assert client.get_client("a", write=True) is client.get_client("b", write=True)
+    cache.set("analytics:test:shared-client", 41)
+    assert cache.incr("analytics:test:shared-client") == 42
+    assert cache.get("analytics:test:shared-client") == 42
+    cache.delete("analytics:test:shared-client")
+
+
 def test_counter_changes_are_hooked() -> None:
     assert data_changed in on_counters_changed
 

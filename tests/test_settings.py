@@ -126,7 +126,7 @@ def test_scale_out_with_database_and_redis_urls(tmp_path):
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded["db"] == "django.db.backends.postgresql"
-    assert loaded["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["cache"] == "config.cache.RedisCache"
     assert loaded["layer"] == "channels_redis.core.RedisChannelLayer"
     assert loaded["eager"] is False
     assert loaded["beat"] is False
