@@ -1195,12 +1195,40 @@ def build_size(calls: int, agents: int, days: int) -> dict[str, Any]:
 def time_sizes(builds: list[dict[str, Any]], requests: int, rounds: int) -> list[dict[str, Any]]:
     """The endpoints on every build, interleaved, then both naive baselines on each."""
     _setup_django(builds[0]["env"])
+    machine = {"before": machine_state()}
     timed = time_endpoints(builds, requests, rounds)
+    machine["after endpoints"] = machine_state()
     for build, result in zip(builds, timed, strict=True):
         use_database(build)
         result["naive"] = time_naive(build["ids"], requests)
         print(f"  naive timed, {build['calls']:,} calls", flush=True)
-    return [build | result for build, result in zip(builds, timed, strict=True)]
+    return [build | result | {"machine": machine} for build, result in zip(builds, timed, strict=True)]
+
+
+def machine_state() -> dict[str, float]:
+    """How fast this machine is right now: a pure-Python loop (CPU) and the round trip of `SELECT 1` to
+    the database (inter-process wake-up), so that figures from different hours can be compared."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    total = 0
+    for n in range(5_000_000):
+        total += n
+    cpu = time.perf_counter() - started
+    trips = []
+    with connection.cursor() as cursor:
+        for _ in range(1000):
+            started = time.perf_counter()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            trips.append((time.perf_counter() - started) * 1e6)
+    cuts = statistics.quantiles(trips, n=20)
+    return {
+        "python loop of 5M additions s": round(cpu, 3),
+        "SELECT 1 round trip mean µs": round(statistics.fmean(trips)),
+        "SELECT 1 round trip p50 µs": round(cuts[9]),
+        "SELECT 1 round trip p95 µs": round(cuts[18]),
+    }
 
 
 # --- the parent: both sizes, ratios, targets ------------------------------------------------------
@@ -1240,6 +1268,8 @@ def report(small: dict[str, Any] | None, full: dict[str, Any]) -> None:
                 ratio = f"  naive/rollup p95 {q['p95'] / rollup['p95']:6.1f}×" if rollup else ""
                 print(_row(label, q) + ratio)
 
+    for moment, state in full.get("machine", {}).items():
+        print(f"\nmachine {moment}: " + ", ".join(f"{k} {v}" for k, v in state.items()))
     print(
         f"\n### Targets at {full['calls']:,} calls (naive = seed-style, rows counted in Python; "
         "the SQL-aggregate baseline's ratio in brackets, for information)"
