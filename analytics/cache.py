@@ -1,9 +1,9 @@
 """Metric cache (Redis when configured, local memory otherwise) that never serves a number older than
 the last committed write that changed it.
 
-Every cached value is stored under the current *data version*; a commit that changes what the
-dashboards show bumps the version, so entries of older versions are never read again and simply
-expire. Two kinds of commits bump it:
+Every cached value is stored with the *data version* it was computed under; a commit that changes
+what the dashboards show bumps the version, so entries of older versions are never served again (the
+next read recomputes and overwrites them). Two kinds of commits bump it:
 
 - those that change rollup counters (crm.rollups calls `data_changed` after commit, registered in
   AnalyticsConfig.ready);
@@ -11,8 +11,8 @@ expire. Two kinds of commits bump it:
   team membership, contact assignment, WhatsApp sender status, agent status and sessions — through
   the receivers of `connect_receivers` (also called from AnalyticsConfig.ready).
 
-A reader that computed from data older than a concurrent commit stored it under the old version,
-which nobody reads any more. Queryset `.update()` sends no signal: a write path changing one of the
+A reader that computed from data older than a concurrent commit stored it tagged with the old version,
+which no reader accepts any more. Queryset `.update()` sends no signal: a write path changing one of the
 states above that way must call `data_changed_on_commit()` itself.
 """
 
@@ -58,12 +58,21 @@ def data_changed_on_commit() -> None:
 
 
 def cached(key: str, compute: Callable[[], T], timeout: int = TTL_SECONDS) -> T:
-    versioned = f"analytics:v{data_version()}:{key}"
-    found: Any = cache.get(versioned)
-    if found is not None:
-        return found
+    """`compute()`, or the value stored for `key` under the current data version.
+
+    The entry carries the version it was computed under, so the version and the entry are read
+    together in one round trip (`get_many`); an entry of another version is recomputed."""
+    entry = f"analytics:entry:{key}"
+    found: dict[str, Any] = cache.get_many([VERSION_KEY, entry])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        version = data_version()
+    else:
+        stored = found.get(entry)
+        if stored is not None and stored[0] == int(version):
+            return stored[1]
     value = compute()
-    cache.set(versioned, value, timeout)
+    cache.set(entry, (int(version), value), timeout)
     return value
 
 

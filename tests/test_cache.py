@@ -67,13 +67,26 @@ def test_cached_value_is_reused_until_the_version_moves(db) -> None:
 
 def test_a_value_computed_while_a_write_commits_is_not_served_afterwards(db) -> None:
     # The reader reads old data, then the write commits (bumping the version), then the reader stores
-    # its stale result: under the old version, which nobody reads again.
+    # its stale result: tagged with the old version, which no reader accepts.
     def stale_compute() -> str:
         data_changed()
         return "stale"
 
     assert cached("k", stale_compute) == "stale"
     assert cached("k", lambda: "fresh") == "fresh"
+
+
+def test_a_stale_value_stored_over_a_fresh_one_is_recomputed_not_served(db) -> None:
+    # Entries carry their version: a slow reader that started before a commit may overwrite the entry a
+    # later reader stored, but what it stores is tagged with the old version and never served.
+    def slow_stale() -> str:
+        data_changed()  # a write commits while this reader computes
+        assert cached("k", lambda: "fresh") == "fresh"  # a reader that started after the commit
+        return "stale"
+
+    assert cached("k", slow_stale) == "stale"
+    assert cached("k", lambda: "recomputed") == "recomputed"
+    assert cached("k", lambda: "not called") == "recomputed"
 
 
 def test_an_evicted_version_restarts_above_every_version_used_before(db) -> None:
