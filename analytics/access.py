@@ -52,6 +52,11 @@ def scope_for(user: User, *, team_id: int | str | None = None) -> AnalyticsScope
     return AnalyticsScope(Scope(frozenset({user.pk})), frozenset({user.pk}))
 
 
+def team_scope(team_id: int) -> AnalyticsScope:
+    """One team's numbers (the caller's access to the team is checked by whoever names it)."""
+    return _team_scope([team_id])
+
+
 def agent_scope(agent: User) -> AnalyticsScope:
     """One agent's own numbers (the caller's access to `agent` is checked by calls.access.agent_for)."""
     return AnalyticsScope(Scope(frozenset({agent.pk})), frozenset({agent.pk}))

@@ -6,7 +6,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from analytics import audit, call_metrics, chat_metrics  # noqa: F401  (register the metrics)
+        from analytics import audit, call_metrics, chat_metrics, realtime  # noqa: F401  (register the metrics)
         from analytics.cache import connect_receivers, data_changed
         from crm import rollups
 
@@ -15,3 +15,4 @@ class AnalyticsConfig(AppConfig):
 
         if data_changed not in rollups.on_counters_changed:
             rollups.on_counters_changed.append(data_changed)
+        realtime.connect_receivers()  # after data_changed: pushes read the bumped cache version

@@ -61,13 +61,18 @@ def _cache_key(section: str, ctx: Context) -> str:
     return f"dashboard:{section}:{ctx.scope.cache_key}:{period.start.isoformat()}:{end}"
 
 
+def section_data(section: str, ctx: Context) -> dict[str, Any]:
+    """One section's figures for `ctx`, through the metric cache (the API and realtime pushes share it)."""
+    build = sections.SECTIONS[section]
+    return cached(_cache_key(section, ctx), lambda: build(ctx), timeout=cache_seconds())
+
+
 class DashboardSectionView(APIView):
     section = ""
 
     def respond(self, request: Request) -> Response:
         ctx, team_id = section_context(request)
-        build = sections.SECTIONS[self.section]
-        data = cached(_cache_key(self.section, ctx), lambda: build(ctx), timeout=cache_seconds())
+        data = section_data(self.section, ctx)
         if self.section == "business-impact":
             record_audit(
                 current_user(request),

@@ -3,7 +3,7 @@ owned by one views module."""
 
 from django.urls import path
 
-from analytics import agent_views, dashboard_views, export_views, ops_views
+from analytics import agent_views, board_views, dashboard_views, export_views, ops_views
 
 # the agent's 12 stats, update-after-call, per-agent call KPIs, team table (analytics/agent_views.py)
 agent_patterns: list = [
@@ -13,6 +13,7 @@ agent_patterns: list = [
         agent_views.UpdateAfterCallView.as_view(),
         name="agent-stats-update-after-call",
     ),
+    path("agents/board", board_views.AgentBoardView.as_view(), name="agent-board"),
     path("analytics/agents/kpis", agent_views.TeamKpisView.as_view(), name="agent-kpis-table"),
     path("analytics/agents/<int:agent_id>/kpis", agent_views.AgentKpisView.as_view(), name="agent-kpis"),
 ]

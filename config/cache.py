@@ -32,3 +32,16 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+
+def claim(cache: Any, key: str, seconds: float) -> bool:
+    """Set `key` only if absent, for `seconds` (sub-second too); True when this caller set it.
+
+    Django's cache API takes whole seconds (0 deletes at once), so on Redis this is `SET NX PX`; the
+    local-memory cache keeps float expiry times and takes `add` as it is. Atomic on both.
+    """
+    if isinstance(cache, RedisCache):
+        full_key = cache.make_and_validate_key(key)
+        client = cache._cache.get_client(full_key, write=True)  # type: ignore[attr-defined]
+        return bool(client.set(full_key, b"1", nx=True, px=max(1, int(seconds * 1000))))
+    return bool(cache.add(key, 1, timeout=seconds))

@@ -228,6 +228,11 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # --- Static files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.staticfiles.PackageAssetFinder",  # browser libraries shipped inside PyPI packages (plotly.js)
+]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -274,6 +279,15 @@ WHATSAPP_REOPEN_WINDOW_HOURS = env_int("WHATSAPP_REOPEN_WINDOW_HOURS", 24, minim
 WHATSAPP_CSAT_ON_RESOLVE = env_bool("WHATSAPP_CSAT_ON_RESOLVE", True)
 WHATSAPP_BROADCAST_RATE_PER_MINUTE = env_int("WHATSAPP_BROADCAST_RATE_PER_MINUTE", 60, minimum=1)
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "PL")
+# The agent console's call timer turns amber, then red, after this many seconds on one call.
+CALL_TIMER_AMBER_SECONDS = env_int("CALL_TIMER_AMBER_SECONDS", 120, minimum=1)
+CALL_TIMER_RED_SECONDS = env_int("CALL_TIMER_RED_SECONDS", 600, minimum=1)
+if CALL_TIMER_RED_SECONDS <= CALL_TIMER_AMBER_SECONDS:
+    raise ImproperlyConfigured("CALL_TIMER_RED_SECONDS must be greater than CALL_TIMER_AMBER_SECONDS.")
+# Realtime: at most one leading and one trailing push per group and section within this window.
+REALTIME_COALESCE_SECONDS = env_float("REALTIME_COALESCE_SECONDS", 0.25)
+# Pages fall back to polling the API this often when WebSockets are unavailable.
+DASHBOARD_POLL_SECONDS = env_int("DASHBOARD_POLL_SECONDS", 30, minimum=5)
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1000/hour")
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 

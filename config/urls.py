@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics import pages
 from config import views
 
 admin.site.site_header = "Callboard administration"
@@ -9,7 +11,10 @@ admin.site.site_title = "Callboard"
 admin.site.index_title = "Run the contact centre"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.home, name="home"),
+    path("", include("analytics.page_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm.models import Role, Team, User
 from crm.periods import local_midnight
 from tests.factories import TeamFactory, UserFactory
+from tests.live import asgi_server, browser  # noqa: F401 - fixtures for the browser tests
 
 
 @pytest.fixture(autouse=True)

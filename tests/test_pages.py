@@ -11,14 +11,22 @@ def test_login_page_renders(client):
     assert b"Log in to Callboard" in response.content
 
 
-def test_home_requires_login_and_greets_by_role(client, agent_a1, admin):
+def test_home_requires_login_and_sends_each_role_to_its_page(client, agent_a1, supervisor_a, admin):
     assert client.get("/").url.startswith("/accounts/login/")
     client.force_login(agent_a1)
-    page = client.get("/").content.decode()
-    assert "Agent" in page and "/admin/" not in page
-    client.force_login(admin)
-    page = client.get("/").content.decode()
+    assert client.get("/").url == "/agent/"
+    page = client.get("/agent/").content.decode()
+    assert "Agent" in page and "/admin/" not in page and 'href="/dashboard/"' not in page
+    for person in (supervisor_a, admin):
+        client.force_login(person)
+        assert client.get("/").url == "/dashboard/"
+    page = client.get("/dashboard/").content.decode()
     assert 'href="/admin/"' in page
+
+
+def test_the_supervisor_dashboard_is_not_for_agents(client, agent_a1):
+    client.force_login(agent_a1)
+    assert client.get("/dashboard/").status_code == 403
 
 
 def test_wrong_password_is_explained_and_logs_nobody_in(client, agent_a1):

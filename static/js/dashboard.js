@@ -1,0 +1,1 @@
+/* dashboard page: see templates/analytics/dashboard.html */
