@@ -131,6 +131,9 @@ SHAPES: dict[str, Spec] = {
         "whatsappDeliveryRate": _trend_spec(_num("%")),
         "openTickets": {**_trend_spec(), "byPriority": {"high": _int(), "medium": _int(), "low": _int()}},
         "messagesToday": _trend_spec(),
+        "callsMade": _trend_spec(),
+        "callSuccessRate": _trend_spec(_num("% of ended calls that completed")),
+        "averageHandleTime": _trend_spec(_num("seconds (talk + wrap-up per connected call)")),
     },
     "conversation-effectiveness": {
         "conversationsPerAgent": [

@@ -28,7 +28,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
@@ -119,17 +119,25 @@ def send(group: str, section: str, data: dict[str, Any]) -> None:
 # --- coalescing -----------------------------------------------------------------------------------------
 
 
-def push(group: str, subject: str, section: str, compute: Callable[[], dict[str, Any] | None]) -> None:
+def push(
+    group: str,
+    subject: str,
+    section: str,
+    compute: Callable[[], dict[str, Any] | None],
+    *,
+    window: float | None = None,
+) -> None:
     """Push `section` (its current value from `compute`) to `group` now, or once at the end of the window.
 
-    `subject` names what is coalesced (a section, or a section and an id: one agent's board row).
+    `subject` names what is coalesced (a section, or a section and an id: one agent's board row);
+    `window` defaults to REALTIME_COALESCE_SECONDS.
     """
-    window = settings.REALTIME_COALESCE_SECONDS
-    if window <= 0 or claim(cache, f"realtime:lead:{group}:{subject}", window):
+    window = settings.REALTIME_COALESCE_SECONDS if window is None else window
+    if window <= 0 or claim(caches["default"], f"realtime:lead:{group}:{subject}", window):
         _compute_and_send(group, section, compute)
         return
     # A push went out in this window: one trailing push at its end carries every later change.
-    if claim(cache, f"realtime:trail:{group}:{subject}", window):
+    if claim(caches["default"], f"realtime:trail:{group}:{subject}", window):
         timer = threading.Timer(window, _trailing, args=(group, section, compute))
         timer.daemon = True
         timer.start()
@@ -217,32 +225,44 @@ def kpi_data(group: str) -> dict[str, Any] | None:
     return {**section_data("kpi", ctx), "period": ctx.period.as_dict(), "team_id": scope.team_id}
 
 
+def _kpi(group: str) -> Callable[[], dict[str, Any] | None]:
+    return lambda: kpi_data(group)
+
+
 def call_changed(call_id: int, agent_id: int, change: str, **kwargs: Any) -> None:
     own = agent_group(agent_id)
     watchers = listening(_watchers(agent_id))
-    targets = listening([own]) + watchers
-    for group in targets:
+    for group in listening([own]) + watchers:
         push(group, f"call:{call_id}", "call", lambda: call_data(call_id))
         push(group, f"agent:{agent_id}", "agent", lambda: board_data(agent_id))
-    if own in targets:
-        push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
+        if group == own:
+            push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
+        else:
+            push(group, "kpi", "kpi", _kpi(group))
 
 
 def agent_status_changed(agent_id: int, **kwargs: Any) -> None:
     own = agent_group(agent_id)
     for group in listening([own, *_watchers(agent_id)]):
         push(group, f"agent:{agent_id}", "agent", lambda: board_data(agent_id))
-    if listening([own]):
-        push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
+        if group == own:
+            push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
+        else:
+            push(group, "kpi", "kpi", _kpi(group))  # utilisation follows agent states
 
 
 def counters_changed() -> None:
-    """Any committed change of counters (calls, chats, leads): the KPI strips being watched."""
+    """Any committed change of counters, WhatsApp's included: the KPI strips being watched.
+
+    The hook does not say whose counters changed, so every watched strip is refreshed, with its own
+    scope, at most once per REALTIME_KPI_REFRESH_SECONDS; calls and agent states also push their
+    teams' strips at once (above).
+    """
     from crm.models import Team
 
     groups = listening([ORG, *(team_group(t) for t in Team.objects.values_list("pk", flat=True))])
     for group in groups:
-        push(group, "kpi", "kpi", lambda group=group: kpi_data(group))  # type: ignore[misc]
+        push(group, "kpi:any", "kpi", _kpi(group), window=settings.REALTIME_KPI_REFRESH_SECONDS)
 
 
 def connect_receivers() -> None:

@@ -55,6 +55,10 @@ def build_kpi(ctx: Context) -> dict[str, Any]:
         "whatsappDeliveryRate": _trend("whatsapp_delivery_rate", ctx, before),
         "openTickets": {**with_trend(sum(opened.values()), sum(opened_before.values())), "byPriority": opened},
         "messagesToday": _trend("chat_messages", ctx, before),
+        # voice beside chat (added to the seed's strip: a contact centre's supervisor watches both)
+        "callsMade": _trend("calls_made", ctx, before),
+        "callSuccessRate": _trend("success_rate", ctx, before),
+        "averageHandleTime": _trend("aht", ctx, before),
     }
 
 

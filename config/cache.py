@@ -37,6 +37,8 @@ class RedisCache(django_redis.RedisCache):
 def claim(cache: Any, key: str, seconds: float) -> bool:
     """Set `key` only if absent, for `seconds` (sub-second too); True when this caller set it.
 
+    `cache` is a backend (`caches["default"]`), not the `django.core.cache.cache` proxy.
+
     Django's cache API takes whole seconds (0 deletes at once), so on Redis this is `SET NX PX`; the
     local-memory cache keeps float expiry times and takes `add` as it is. Atomic on both.
     """

@@ -135,7 +135,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every connection a 5 s socket timeout, the same as channels-redis's
+                # blocking receive (BZPOPMIN, 5 s): a socket quiet for 5 s then died with "Timeout
+                # reading". A longer socket timeout lets the blocking read return first.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": env_str("CHANNELS_PREFIX", "callboard"),
                 "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=1),
             },
@@ -286,6 +289,8 @@ if CALL_TIMER_RED_SECONDS <= CALL_TIMER_AMBER_SECONDS:
     raise ImproperlyConfigured("CALL_TIMER_RED_SECONDS must be greater than CALL_TIMER_AMBER_SECONDS.")
 # Realtime: at most one leading and one trailing push per group and section within this window.
 REALTIME_COALESCE_SECONDS = env_float("REALTIME_COALESCE_SECONDS", 0.25)
+# Changes that do not say whose they are (WhatsApp counters) refresh every watched KPI strip this often.
+REALTIME_KPI_REFRESH_SECONDS = env_float("REALTIME_KPI_REFRESH_SECONDS", 2.0)
 # Pages fall back to polling the API this often when WebSockets are unavailable.
 DASHBOARD_POLL_SECONDS = env_int("DASHBOARD_POLL_SECONDS", 30, minimum=5)
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1000/hour")

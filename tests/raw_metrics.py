@@ -394,7 +394,8 @@ def period_numbers(lo: datetime, hi: datetime, now: datetime, vis: Visibility) -
     ]
     agent_ids = [u.pk for u in User.objects.all() if vis.sees_agent(u.pk)]
     logged = sum(logged_us(a, lo, hi, now) for a in agent_ids)
-    calls = sum(len(calls_of(a, lo, hi)) for a in agent_ids)
+    call_rows = [c for a in agent_ids for c in calls_of(a, lo, hi)]
+    calls = len(call_rows)
     campaigns: dict[int, dict[str, int]] = {}
 
     def campaign(pk: int | None) -> dict[str, int]:
@@ -445,7 +446,20 @@ def period_numbers(lo: datetime, hi: datetime, now: datetime, vis: Visibility) -
         "leads_generated": sum(lo <= x.created_at < hi for x in contacts),
         "logged_us": logged,
         "calls": calls,
+        "call_rows": call_rows,
         "campaigns": campaigns,
+    }
+
+
+def scope_call_kpis(calls: list[CallLog]) -> dict[str, float]:
+    """The KPI strip's call figures (METRICS.md "Per-agent call KPIs", over everyone in scope)."""
+    successful = sum(c.status == "completed" for c in calls)
+    ended = sum(c.status != "in_progress" for c in calls)
+    connected = [c for c in calls if c.duration_seconds > 0]
+    return {
+        "calls_made": len(calls),
+        "success_rate": one_decimal(successful, ended, 100),
+        "aht": one_decimal(sum(c.duration_seconds + c.wrap_up_seconds for c in connected), len(connected)),
     }
 
 
@@ -469,6 +483,14 @@ def expected_kpi(now: datetime, period: tuple[datetime, datetime], before: tuple
             "byPriority": cur["open_by_priority"],
         },
         "messagesToday": trend_of(cur["messages"], prev["messages"]),
+        **{
+            name: trend_of(scope_call_kpis(cur["call_rows"])[key], scope_call_kpis(prev["call_rows"])[key])
+            for name, key in (
+                ("callsMade", "calls_made"),
+                ("callSuccessRate", "success_rate"),
+                ("averageHandleTime", "aht"),
+            )
+        },
     }
 
 
