@@ -48,6 +48,7 @@ class Command(BaseCommand):
                 port=options["port"],
                 workers=workers,
                 lifespan="off",
+                ws="websockets-sansio",  # uvicorn's "auto" picks the deprecated legacy websockets server
                 log_level=settings.LOG_LEVEL.lower(),
             )
         finally:
