@@ -229,26 +229,49 @@ def _kpi(group: str) -> Callable[[], dict[str, Any] | None]:
     return lambda: kpi_data(group)
 
 
+class _Shared:
+    """One value for every group pushed at once (a call's row is the same for all its watchers); a
+    trailing push, later, reads afresh."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any] | None]) -> None:
+        self.compute, self.now, self.value = compute, True, None
+        self.done = False
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self.now:
+            return self.compute()
+        if not self.done:
+            self.value, self.done = self.compute(), True
+        return self.value
+
+    def expire(self) -> None:
+        self.now, self.value = False, None
+
+
 def call_changed(call_id: int, agent_id: int, change: str, **kwargs: Any) -> None:
     own = agent_group(agent_id)
-    watchers = listening(_watchers(agent_id))
-    for group in listening([own]) + watchers:
-        push(group, f"call:{call_id}", "call", lambda: call_data(call_id))
-        push(group, f"agent:{agent_id}", "agent", lambda: board_data(agent_id))
+    call, board = _Shared(lambda: call_data(call_id)), _Shared(lambda: board_data(agent_id))
+    for group in listening([own, *_watchers(agent_id)]):
+        push(group, f"call:{call_id}", "call", call)
+        push(group, f"agent:{agent_id}", "agent", board)
         if group == own:
             push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
         else:
             push(group, "kpi", "kpi", _kpi(group))
+    call.expire()
+    board.expire()
 
 
 def agent_status_changed(agent_id: int, **kwargs: Any) -> None:
     own = agent_group(agent_id)
+    board = _Shared(lambda: board_data(agent_id))
     for group in listening([own, *_watchers(agent_id)]):
-        push(group, f"agent:{agent_id}", "agent", lambda: board_data(agent_id))
+        push(group, f"agent:{agent_id}", "agent", board)
         if group == own:
             push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
         else:
             push(group, "kpi", "kpi", _kpi(group))  # utilisation follows agent states
+    board.expire()
 
 
 def counters_changed() -> None:

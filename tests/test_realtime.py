@@ -305,3 +305,16 @@ def test_a_socket_quiet_for_longer_than_the_layers_blocking_read_still_receives(
 
     quiet, received = run(scenario)
     assert quiet and "call" in sections(received)
+
+
+def test_a_change_watched_by_several_groups_reads_each_row_once(team_a, supervisor_a, agent_a1, admin, no_coalescing):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call = start_call(agent_a1)
+    groups = groups_for(agent_a1) + groups_for(supervisor_a) + groups_for(admin)
+    realtime.joined(groups)  # as if their sockets were connected
+    with CaptureQueriesContext(connection) as queries:
+        realtime.call_changed(call_id=call.pk, agent_id=agent_a1.pk, change="started")
+    by_pk = [q["sql"] for q in queries if 'FROM "calls_calllog"' in q["sql"] and '"calls_calllog"."id" =' in q["sql"]]
+    assert len(by_pk) == 1, by_pk  # one read of the call's row for the agent, the team and org
