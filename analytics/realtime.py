@@ -234,7 +234,8 @@ class _Shared:
     trailing push, later, reads afresh."""
 
     def __init__(self, compute: Callable[[], dict[str, Any] | None]) -> None:
-        self.compute, self.now, self.value = compute, True, None
+        self.compute, self.now = compute, True
+        self.value: dict[str, Any] | None = None
         self.done = False
 
     def __call__(self) -> dict[str, Any] | None:
