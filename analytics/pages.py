@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from analytics import call_metrics
+from analytics.registry import get as get_metric
 from calls.board import board_row
 from calls.models import FINAL_CALL_STATUSES, AgentStatus, BreakReason, CallDirection, CallOutcome, CallStatus
 from crm.models import Team, User
@@ -57,6 +59,13 @@ def agent_console(request: HttpRequest) -> HttpResponse:
         **_common(user),
         "timer": {"amber_seconds": settings.CALL_TIMER_AMBER_SECONDS, "red_seconds": settings.CALL_TIMER_RED_SECONDS},
         "board": board_row(user.pk),
+        # which calls are "today's" is decided in the organisation's zone (METRICS.md "Time")
+        "time_zone": settings.TIME_ZONE,
+        # units pick the format (seconds as h:mm:ss); formulas are the cards' "how is this computed"
+        "metrics": {
+            key: {"unit": get_metric(key).unit, "formula": get_metric(key).formula}
+            for key in (*call_metrics.AGENT_STATS, *call_metrics.AGENT_KPIS)
+        },
     }
     return render(request, "analytics/agent.html", {"page_config": config})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from calls.models import CallLog
+from calls.models import CallLog, TwilioSyncRun
 from crm.access import current_user  # noqa: F401 - one definition, used by calls views too
 from crm.models import User
 
@@ -27,3 +27,21 @@ def call_for(user: User, call_id: int | str) -> CallLog:
     if not CallLog.objects.for_user(user).filter(pk=call.pk).exists():
         raise PermissionDenied("This call belongs to another agent.")
     return call
+
+
+def sync_run_for(user: User, run_id: int | str) -> TwilioSyncRun:
+    """Agents read the runs they started; supervisors also their teams' agents' runs and the scheduled
+    ones (a sync corrects every agent's calls of its day); admins every run."""
+    try:
+        run = TwilioSyncRun.objects.get(pk=int(run_id))
+    except (TwilioSyncRun.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound(f"There is no Twilio sync with id {run_id}.") from None
+    if user.is_admin:
+        return run
+    if run.requested_by_id is None:
+        allowed = user.is_supervisor
+    else:
+        allowed = User.objects.visible_to(user).filter(pk=run.requested_by_id).exists()
+    if not allowed:
+        raise PermissionDenied("This Twilio sync was started by someone else.")
+    return run

@@ -12,4 +12,5 @@ urlpatterns = [
     path("agents/me/status", views.MyStatusView.as_view(), name="agent-status"),
     path("agents/<int:agent_id>/timeline", views.TimelineView.as_view(), name="agent-timeline"),
     path("crm/dashboard/sync-twilio", webhooks.SyncTwilioView.as_view(), name="sync-twilio"),
+    path("crm/dashboard/sync-twilio/<int:run_id>", webhooks.SyncTwilioRunView.as_view(), name="sync-twilio-run"),
 ]

@@ -1,5 +1,6 @@
 """Twilio voice HTTP endpoints: the status callback webhook (API.md "Webhooks"; Twilio signs every
-request and nothing unsigned is written) and the API that starts a sync (`POST /api/crm/dashboard/sync-twilio`)."""
+request and nothing unsigned is written), the API that starts a sync (`POST /api/crm/dashboard/sync-twilio`)
+and the one that reads how a sync went (`GET /api/crm/dashboard/sync-twilio/<run_id>`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from uuid import uuid4
 from celery.exceptions import Retry
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -17,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from calls import actions
-from calls.access import current_user
+from calls.access import current_user, sync_run_for
+from calls.models import TwilioSyncRun
 from calls.tasks import sync_twilio_calls
 from calls.twilio import TwilioSyncError, require_twilio
 from crm.periods import local_date
@@ -74,3 +76,51 @@ class SyncTwilioView(APIView):
             # run, which the client reads like any other; with a worker the task retries on its own.
             logger.warning("Twilio sync run %s failed in-process", run.pk)
         return Response({"task_id": task_id, "sync_run_id": run.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class TwilioSyncRunSerializer(serializers.ModelSerializer):
+    sync_run_id = serializers.IntegerField(source="pk", read_only=True)
+    requested_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    detail = serializers.SerializerMethodField(help_text="How the sync went, in one sentence.")
+
+    class Meta:
+        model = TwilioSyncRun
+        fields = [
+            "sync_run_id",
+            "day",
+            "status",
+            "requested_by_id",
+            "started_at",
+            "finished_at",
+            "fetched",
+            "matched",
+            "fixed",
+            "missing",
+            "duplicates",
+            "error",
+            "detail",
+        ]
+        read_only_fields = fields
+
+    def get_detail(self, run: TwilioSyncRun) -> str:
+        if run.status == TwilioSyncRun.Status.RUNNING:
+            return f"The sync of {run.day.isoformat()} is still running."
+        if run.status == TwilioSyncRun.Status.FAILED:
+            return f"The sync of {run.day.isoformat()} failed: {run.error}"
+        return (
+            f"Twilio listed {run.fetched} calls on {run.day.isoformat()}: {run.matched} matched, "
+            f"{run.fixed} corrected, {run.missing} not in the call log."
+        )
+
+
+class SyncTwilioRunView(APIView):
+    """How one sync went (the page that started it polls this until `status` is no longer `running`)."""
+
+    @extend_schema(
+        operation_id="sync_twilio_run",
+        parameters=[OpenApiParameter("run_id", int, OpenApiParameter.PATH)],
+        responses={200: TwilioSyncRunSerializer},
+    )
+    def get(self, request: Request, run_id: int) -> Response:
+        run = sync_run_for(current_user(request), run_id)
+        return Response(TwilioSyncRunSerializer(run).data)
