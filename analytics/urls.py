@@ -3,7 +3,7 @@ owned by one views module."""
 
 from django.urls import path
 
-from analytics import agent_views, board_views, dashboard_views, export_views, ops_views
+from analytics import agent_views, board_views, dashboard_views, export_views, ops_views, pdf_views
 
 # the agent's 12 stats, update-after-call, per-agent call KPIs, team table (analytics/agent_views.py)
 agent_patterns: list = [
@@ -31,6 +31,7 @@ dashboard_patterns: list = [
 ops_patterns: list = [
     path("cron/aggregate-metrics", ops_views.AggregateMetricsView.as_view(), name="cron-aggregate-metrics"),
     path("dashboard/history", ops_views.SnapshotHistoryView.as_view(), name="dashboard-history"),
+    path("dashboard/export.pdf", pdf_views.DashboardPdfView.as_view(), name="dashboard-pdf"),
     path("dashboard/<str:section>/export", export_views.SectionExportView.as_view(), name="dashboard-export"),
     path("analytics/agents/kpis/export", export_views.AgentKpisExportView.as_view(), name="agent-kpis-export"),
     path("dashboard/metrics/<str:key>", export_views.MetricDrillDownView.as_view(), name="dashboard-metric"),
