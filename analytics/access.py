@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from crm.models import Campaign, Role, Team, User
 from crm.rollups import EVERYONE, Scope
@@ -37,6 +37,8 @@ def _team_scope(team_ids: list[int], *, extra_agents: frozenset[int] = frozenset
 def scope_for(user: User, *, team_id: int | str | None = None) -> AnalyticsScope:
     is_admin = user.role == Role.ADMIN or user.is_superuser
     if team_id not in (None, ""):
+        if not str(team_id).isdigit():
+            raise ValidationError({"team_id": [f"team_id must be a team's number, not {team_id!r}."]})
         try:
             team = Team.objects.get(pk=int(team_id))  # type: ignore[arg-type]
         except (Team.DoesNotExist, ValueError, TypeError):

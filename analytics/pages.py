@@ -31,6 +31,8 @@ def _common(user: User) -> dict[str, Any]:
     return {
         "user": {"id": user.pk, "name": user.get_full_name() or user.username, "role": user.role},
         "ws_path": "/ws/dashboard/",
+        # which calls are "today's" is decided in the organisation's zone (METRICS.md "Time")
+        "time_zone": settings.TIME_ZONE,
         "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
         "choices": {
             "agent_status": _choices(AgentStatus),
@@ -59,8 +61,6 @@ def agent_console(request: HttpRequest) -> HttpResponse:
         **_common(user),
         "timer": {"amber_seconds": settings.CALL_TIMER_AMBER_SECONDS, "red_seconds": settings.CALL_TIMER_RED_SECONDS},
         "board": board_row(user.pk),
-        # which calls are "today's" is decided in the organisation's zone (METRICS.md "Time")
-        "time_zone": settings.TIME_ZONE,
         # units pick the format (seconds as h:mm:ss); formulas are the cards' "how is this computed"
         "metrics": {
             key: {"unit": get_metric(key).unit, "formula": get_metric(key).formula}

@@ -20,9 +20,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from analytics import exports, sections
@@ -36,7 +36,15 @@ from crm.models import Team, User
 
 PDF_MEDIA_TYPE = "application/pdf"
 # JavaScript's Date.getDay() numbering, as the customer-load heatmap uses it (0 = Sunday).
-WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+WEEKDAYS = (
+    gettext_noop("Sun"),
+    gettext_noop("Mon"),
+    gettext_noop("Tue"),
+    gettext_noop("Wed"),
+    gettext_noop("Thu"),
+    gettext_noop("Fri"),
+    gettext_noop("Sat"),
+)
 
 
 # --- formatting (by the metric's unit, as the screen does) ---------------------------------------------
@@ -427,9 +435,6 @@ class DashboardPdfView(ExportView):
         },
     )
     def get(self, request: Request) -> HttpResponse:
-        raw_team = request.query_params.get("team_id") or None
-        if raw_team is not None and not raw_team.isdigit():
-            raise ValidationError({"team_id": [f"team_id must be a team's number, not {raw_team!r}."]})
         user = current_user(request)
         ctx, team_id = section_context(request)
         data = {name: section_data(name, ctx) for name in sections.SECTIONS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from calls.models import AgentStatus, AgentStatusPeriod, CallLog, CallStatus
@@ -19,10 +20,19 @@ def _name(user: User) -> str:
     return f"{user.first_name} {user.last_name}".strip() or user.username
 
 
-def board_rows(agent_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Rows for `agent_ids` (None: every agent), sorted by name. Three queries whatever the count."""
+def board_rows(agent_ids: Iterable[int] | None = None, *, working_only: bool = False) -> list[dict[str, Any]]:
+    """Rows for `agent_ids` (None: everyone), sorted by name; a few queries whatever the count.
+
+    `working_only` keeps people with role agent plus anyone else on a call or in a state other than
+    offline (a supervisor taking calls shows on the board; an idle one does not).
+    """
     users = User.objects.prefetch_related("teams").order_by("first_name", "last_name", "username")
-    users = users.filter(role="agent") if agent_ids is None else users.filter(pk__in=list(agent_ids))
+    if agent_ids is not None:
+        users = users.filter(pk__in=list(agent_ids))
+    if working_only:
+        active = AgentStatusPeriod.objects.open().exclude(status=AgentStatus.OFFLINE).values("agent_id")
+        on_call = CallLog.objects.filter(status=CallStatus.IN_PROGRESS).values("agent_id")
+        users = users.filter(Q(role="agent") | Q(pk__in=active) | Q(pk__in=on_call))
     people = list(users)
     ids = [u.pk for u in people]
     states = {

@@ -415,7 +415,7 @@ def test_team_filter(history, admin, supervisor_a, agent_a1, team_a, team_b, age
         (supervisor_a, team_b.pk, 403),
         (agent_a1, team_a.pk, 403),
         (supervisor_a, 987654, 404),
-        (admin, "nope", 404),
+        (admin, "nope", 400),  # not a number: bad input, not an unknown team
     ):
         for section in SECTIONS:
             response = get(user, section, team_id=team_id)

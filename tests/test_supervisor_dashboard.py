@@ -317,7 +317,7 @@ def test_supervisor_watches_the_team_live(
     # the KPI strip: five figures read from the API, each with its trend and a tooltip
     kpi = _kpi_now(supervisor_a)
     strip = page.locator("[data-kpi-strip] [data-kpi]")
-    expect(strip).to_have_count(5)
+    expect(strip).to_have_count(8)  # five chat KPIs, three call KPIs
     messages = page.locator('[data-kpi="messagesToday"] [data-value]')
     expect(messages).to_have_text(str(kpi["messagesToday"]["value"]))
     assert kpi["avgResponseTime"]["trend"] == "up" and kpi["avgResponseTime"]["value"] == 220.0

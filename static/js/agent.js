@@ -543,7 +543,7 @@
       api(`/api/analytics/agents/${me}/kpis`, { query: { dateRange: period } })
     );
     const [board, stats, ...kpis] = await Promise.all([
-      api("/api/agents/board"),
+      api("/api/agents/board", { query: { agent_id: me } }),
       api("/api/crm/dashboard/stats"),
       ...kpiRequests,
     ]);

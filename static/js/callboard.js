@@ -97,11 +97,11 @@
     },
   };
 
-  /** Today's date in the browser's time zone as YYYY-MM-DD (what the API's `date` parameters take). */
+  /** Today's date in the organisation's time zone (page config `time_zone`) as YYYY-MM-DD: what the
+   * API's dates mean (a day is midnight to midnight in TIME_ZONE), whatever the browser's zone. */
   function today() {
-    const now = new Date();
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+    const zone = config().time_zone || undefined;
+    return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
   }
 
   // --- live updates --------------------------------------------------------------------------------
@@ -118,6 +118,7 @@
     let failures = 0;
     let pollTimer = null;
     let retryTimer = null;
+    let greeted = false;
 
     const setState = (state) => {
       onState(state);
@@ -137,6 +138,7 @@
     const startPolling = () => {
       if (pollTimer || closed) return;
       setState("polling");
+      safeResync();
       pollTimer = setInterval(safeResync, pollSeconds * 1000);
     };
     const stopPolling = () => {
@@ -161,6 +163,7 @@
           return;
         }
         if (data.type === "dashboard:hello") {
+          greeted = true;
           failures = 0;
           stopPolling();
           setState("live");
@@ -184,11 +187,17 @@
       };
     };
 
-    safeResync();
+    // The first read happens when the socket says hello (so nothing committed between the read and the
+    // subscription is missed), or at once without WebSockets; a socket slow to open does not leave the
+    // page empty: after 3 s it is read anyway.
     connect();
+    const slowStart = setTimeout(() => {
+      if (!pollTimer && !greeted) safeResync();
+    }, 3000);
     return {
       close() {
         closed = true;
+        clearTimeout(slowStart);
         stopPolling();
         clearTimeout(retryTimer);
         if (socket) socket.close();

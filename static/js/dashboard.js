@@ -106,6 +106,7 @@
   // numbers that no registry metric describes: what they are, in words
   const LOCAL_NOTES = {
     workload: () =>
+      // xgettext:no-javascript-format -- the "%" of "±25%" is a sign, not a placeholder (no interpolation here)
       t("Agents whose chats handled are within ±25% of the team's mean are balanced; above: overloaded; below: underutilized."),
     duration: () => t("Talk time of the call: from answer to end; 0 for a call nobody answered."),
     wrap_up: () => t("Time from the end of the call to the agent submitting its disposition (0 if not recorded)."),
@@ -844,6 +845,9 @@
     { field: "whatsappDeliveryRate", key: "whatsapp_delivery_rate", label: t("WhatsApp delivery rate"), better: 1 },
     { field: "openTickets", key: "open_tickets", label: t("Open tickets"), better: -1 },
     { field: "messagesToday", key: "chat_messages", label: t("Messages"), better: 0 },
+    { field: "callsMade", key: "calls_made", label: t("Calls made"), better: 0 },
+    { field: "callSuccessRate", key: "success_rate", label: t("Call success rate"), better: 1 },
+    { field: "averageHandleTime", key: "aht", label: t("Average handle time"), better: -1 },
   ];
   const kpiNodes = {};
   let kpiPeriod = null;
@@ -920,8 +924,9 @@
     if (state.range !== "today") return false;
     const eventTeam = data.team_id === null || data.team_id === undefined ? null : String(data.team_id);
     if (state.team) return eventTeam === state.team;
-    if (isAdmin) return eventTeam === null;
-    return teams.length === 1 && eventTeam === String(teams[0].id);
+    // A supervisor's unfiltered view also counts their own calls and chats (the API's scope), which no
+    // team group's strip does: such a view refetches instead.
+    return isAdmin && eventTeam === null;
   }
 
   // --- the live agent board ----------------------------------------------------------------------------
