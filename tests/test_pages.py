@@ -71,3 +71,25 @@ def test_openapi_schema_is_valid_and_documents_every_api_path(tmp_path):
         "/api/crm/dashboard/sync-twilio",
     ):
         assert f"  {path}:" in schema, path
+
+
+def test_the_seeds_agent_dashboard_address_leads_to_the_console(client, agent_a1):
+    client.force_login(agent_a1)
+    response = client.get("/ankieter/")
+    assert response.status_code == 301 and response.url == "/agent/"
+
+
+def test_the_chart_library_is_served_from_its_pypi_package_not_a_cdn(client, supervisor_a, tmp_path, settings):
+    from django.contrib.staticfiles import finders
+    from django.core.management import call_command
+
+    found = finders.find("vendor/plotly.min.js")
+    assert found and found.endswith("plotly/package_data/plotly.min.js")
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)
+    assert (tmp_path / "vendor" / "plotly.min.js").stat().st_size > 1_000_000
+    assert not (tmp_path / "vendor" / "widgetbundle.js").exists()  # only the one bundle
+    client.force_login(supervisor_a)
+    page = client.get("/dashboard/").content.decode()
+    assert "vendor/plotly.min.js" in page
+    assert "cdn" not in page.lower() and "unpkg" not in page and "https://" not in page
