@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-
-from crm.models import Campaign, Role, Team, User
+from crm.access import team_for
+from crm.models import Campaign, Role, User
 from crm.rollups import EVERYONE, Scope
 
 
@@ -37,15 +36,7 @@ def _team_scope(team_ids: list[int], *, extra_agents: frozenset[int] = frozenset
 def scope_for(user: User, *, team_id: int | str | None = None) -> AnalyticsScope:
     is_admin = user.role == Role.ADMIN or user.is_superuser
     if team_id not in (None, ""):
-        if not str(team_id).isdigit():
-            raise ValidationError({"team_id": [f"team_id must be a team's number, not {team_id!r}."]})
-        try:
-            team = Team.objects.get(pk=int(team_id))  # type: ignore[arg-type]
-        except (Team.DoesNotExist, ValueError, TypeError):
-            raise NotFound(f"There is no team with id {team_id}.") from None
-        if not is_admin and not team.supervisors.filter(pk=user.pk).exists():
-            raise PermissionDenied("You may only filter by a team you supervise.")
-        return _team_scope([team.pk])
+        return _team_scope([team_for(user, team_id).pk])  # type: ignore[arg-type]
     if is_admin:
         return AnalyticsScope(EVERYONE, None)
     if user.role == Role.SUPERVISOR:

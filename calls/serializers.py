@@ -78,6 +78,7 @@ class DispositionSerializer(serializers.Serializer):
 
 class CallLogQuerySerializer(serializers.Serializer):
     user_id = serializers.IntegerField(required=False)
+    team_id = serializers.IntegerField(required=False, help_text="Calls of one team's members (supervisors: own).")
     start_date = LocalDateField(required=False)
     end_date = LocalDateField(required=False)
     status = serializers.CharField(required=False)

@@ -31,6 +31,7 @@ from calls.serializers import (
     StartCallSerializer,
     TimelineQuerySerializer,
 )
+from crm.access import team_for
 from crm.models import User
 from crm.periods import local_date, local_day_bounds
 from crm.serializers import validated
@@ -189,6 +190,8 @@ class CallLogView(APIView):
         calls = CallLog.objects.for_user(current_user(request)).select_related("agent")
         if "user_id" in query:
             calls = calls.filter(agent=agent_for(current_user(request), query["user_id"]))
+        if "team_id" in query:
+            calls = calls.filter(agent__teams=team_for(current_user(request), query["team_id"]))
         if "start_date" in query:
             calls = calls.filter(started_at__gte=local_day_bounds(query["start_date"])[0])
         if "end_date" in query:

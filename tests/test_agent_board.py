@@ -68,3 +68,25 @@ def test_refusals_are_clear(request, team_a, team_b, who, query, status):
     response = board(people[who], **resolved)
     assert response.status_code == status
     assert response.json()["success"] is False and response.json()["detail"]
+
+
+def test_the_call_log_filters_by_team_with_the_same_rules(team_a, team_b, agent_a1, agent_b1, supervisor_a, admin):
+    mine = actions.do_start_call(agent_a1, phone_number="+48600100200")
+    actions.do_start_call(agent_b1, phone_number="+48600100201")
+
+    def log(user, team_id):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client.get("/api/calls/log", {"team_id": team_id})
+
+    assert [row["call_id"] for row in log(supervisor_a, team_a.pk).json()["results"]] == [mine.pk]
+    assert log(admin, team_b.pk).json()["count"] == 1
+    for user, team_id, status in (
+        (supervisor_a, team_b.pk, 403),
+        (agent_a1, team_a.pk, 403),
+        (admin, 987654, 404),
+        (admin, "x", 400),
+    ):
+        response = log(user, team_id)
+        assert response.status_code == status, (user, team_id)
+        assert response.json()["detail"]

@@ -1118,7 +1118,7 @@
 
   /** The call-log query: the history's own dates, else the dashboard's period. */
   function historyQuery() {
-    const query = { limit: state.limit, user_id: state.agent, status: state.status };
+    const query = { limit: state.limit, user_id: state.agent, team_id: state.team, status: state.status };
     if (state.from || state.to) {
       query.start_date = state.from;
       query.end_date = state.to;
@@ -1139,7 +1139,7 @@
     return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
   }
 
-  /** Team filter: the call log has no team parameter, so rows are kept to the team's agents here. */
+  /** Team filter: the call log is read with team_id; a live call event is kept to the team's agents here. */
   function inTeam(call) {
     if (!state.team) return true;
     const row = board.get(call.agent_id) || teamRows.find((r) => r.agent_id === call.agent_id);
@@ -1156,10 +1156,10 @@
     return inTeam(call);
   }
 
+  /** The organisation's local day of a moment (what the call log's dates mean), as YYYY-MM-DD. */
+  const dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone: config.time_zone || undefined, year: "numeric", month: "2-digit", day: "2-digit" });
   function localDay(iso) {
-    const date = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+    return dayFormat.format(new Date(iso));
   }
 
   function renderHistory() {
