@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from crm.models import BusinessReason, Campaign, Contact, User, _choices_check
 from crm.phones import validate_e164
@@ -20,12 +21,12 @@ from crm.rollups import TrackedModel
 class CallStatus(models.TextChoices):
     """Telephony result (METRICS.md "Calls")."""
 
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    NO_ANSWER = "no_answer", "No answer"
-    BUSY = "busy", "Busy"
-    FAILED = "failed", "Failed"
-    DROPPED = "dropped", "Dropped"
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    FAILED = "failed", _("Failed")
+    DROPPED = "dropped", _("Dropped")
 
 
 FINAL_CALL_STATUSES = tuple(s for s in CallStatus if s != CallStatus.IN_PROGRESS)
@@ -35,18 +36,18 @@ FAILED_CALL_STATUSES = (CallStatus.FAILED, CallStatus.DROPPED, CallStatus.BUSY, 
 class CallOutcome(models.TextChoices):
     """Business disposition set by the agent; empty until set."""
 
-    LEAD = "lead", "Lead"
-    INTERESTED = "interested", "Interested"
-    NOT_INTERESTED = "not_interested", "Not interested"
-    CALLBACK = "callback", "Call back"
-    WRONG_NUMBER = "wrong_number", "Wrong number"
-    VOICEMAIL = "voicemail", "Voicemail"
-    OTHER = "other", "Other"
+    LEAD = "lead", _("Lead")
+    INTERESTED = "interested", _("Interested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    CALLBACK = "callback", _("Call back")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    VOICEMAIL = "voicemail", _("Voicemail")
+    OTHER = "other", _("Other")
 
 
 class CallDirection(models.TextChoices):
-    OUTBOUND = "outbound", "Outbound"
-    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", _("Outbound")
+    INBOUND = "inbound", _("Inbound")
 
 
 class RecordSource(models.TextChoices):
@@ -155,24 +156,24 @@ class CallLog(TrackedModel):
 
 
 class AgentStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    ON_CALL = "on_call", "On call"
-    WRAP_UP = "wrap_up", "Wrap-up"
-    BREAK = "break", "Break"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", _("Available")
+    ON_CALL = "on_call", _("On call")
+    WRAP_UP = "wrap_up", _("Wrap-up")
+    BREAK = "break", _("Break")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 WORK_STATUSES = (AgentStatus.AVAILABLE, AgentStatus.ON_CALL, AgentStatus.WRAP_UP)
 
 
 class BreakReason(models.TextChoices):
-    LUNCH = "lunch", "Lunch"
-    SHORT = "short", "Short break"
-    TRAINING = "training", "Training"
-    MEETING = "meeting", "Meeting"
-    PERSONAL = "personal", "Personal"
-    OTHER = "other", "Other"
+    LUNCH = "lunch", _("Lunch")
+    SHORT = "short", _("Short break")
+    TRAINING = "training", _("Training")
+    MEETING = "meeting", _("Meeting")
+    PERSONAL = "personal", _("Personal")
+    OTHER = "other", _("Other")
 
 
 class AgentStatusPeriodQuerySet(models.QuerySet["AgentStatusPeriod"]):

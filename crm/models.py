@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from crm.phones import to_e164, validate_e164
 from crm.rollups import TrackedModel
@@ -31,9 +32,10 @@ def _choices_check(field: str, choices: type[models.TextChoices], *, blank: bool
 
 
 class Role(models.TextChoices):
-    AGENT = "agent", "Agent"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ADMIN = "admin", "Admin"
+    # a context of their own: "Admin" as a person's role is not the top bar's "Admin" (the admin site)
+    AGENT = "agent", pgettext_lazy("user role", "Agent")
+    SUPERVISOR = "supervisor", pgettext_lazy("user role", "Supervisor")
+    ADMIN = "admin", pgettext_lazy("user role", "Admin")
 
 
 class UserQuerySet(models.QuerySet["User"]):
