@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics import pages
 from config import views
+from config.middleware import set_language
 
 admin.site.site_header = "Callboard administration"
 admin.site.site_title = "Callboard"
@@ -13,7 +14,7 @@ admin.site.index_title = "Run the contact centre"
 urlpatterns = [
     path("", pages.home, name="home"),
     path("", include("analytics.page_urls")),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
+    path("i18n/setlang/", set_language, name="set_language"),  # the language switcher (also saves User.language)
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -427,3 +427,35 @@ def test_an_agent_switches_the_console_to_polish_then_spanish(asgi_server: Any, 
         in_words = "([lang, day]) => new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(new Date(day))"
         assert day.text_content() == page.evaluate(in_words, [lang, noon])
         assert day.text_content() != page.evaluate(in_words, ["en", noon])
+
+
+# --- a person's own language ------------------------------------------------------------------------------
+
+
+def test_switching_saves_the_persons_language_which_follows_them_to_another_browser(agent_a1) -> None:
+    laptop = Client()
+    laptop.force_login(agent_a1)
+    assert "Mi consola" in switch(laptop, "es", "/agent/")
+    agent_a1.refresh_from_db()
+    assert agent_a1.language == "es"
+    phone = Client(headers={"accept-language": "en"})  # another browser: no language cookie
+    phone.force_login(agent_a1)
+    response = phone.get("/agent/")
+    assert "Mi consola" in response.content.decode() and response["Content-Language"] == "es"
+    # this browser's own choice wins over the saved one
+    assert "Moja konsola" in switch(phone, "pl", "/agent/")
+    assert "Mi consola" in laptop.get("/agent/").content.decode()  # the laptop keeps its own choice
+    agent_a1.refresh_from_db()
+    assert agent_a1.language == "pl"
+
+
+def test_without_a_saved_language_the_browsers_is_used_and_an_anonymous_switch_saves_nothing(agent_a1) -> None:
+    client = Client(headers={"accept-language": "pl"})
+    client.force_login(agent_a1)
+    assert "Moja konsola" in client.get("/agent/").content.decode()
+    anonymous = Client()
+    response = anonymous.post("/i18n/setlang/", {"language": "es", "next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert "es" in anonymous.get("/accounts/login/")["Content-Language"]
+    agent_a1.refresh_from_db()
+    assert agent_a1.language == ""
