@@ -4,7 +4,7 @@ browser tests.
 `asgi_server` runs uvicorn in a thread of the test process, so it shares the test database (the
 SQLite test database is a shared-cache in-memory one; PostgreSQL is a real server) and the in-memory
 channel layer; tests using it need `transactional_db` (the server's threads see only committed rows).
-`browser` is one chromium per test session; `new_page(browser, server, username)` logs someone in
+`browser` is one chromium per test module; `new_page(browser, server, username)` logs someone in
 through the real login form and returns their page in a context of its own.
 
 Static files come from the finders (as with `runserver`), so a test never depends on collectstatic.
@@ -78,7 +78,9 @@ def asgi_server(transactional_db: None, settings: Any) -> Iterator[LiveServer]:
         application.application_mapping["http"] = config.asgi.django_asgi_app
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running, its event loop occupies the main
+# thread, and other modules' async_to_sync calls (channels' communicator tests) cannot run there.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make test installs it as root)")
@@ -86,14 +88,21 @@ def browser() -> Iterator[Any]:
 
     # Playwright's sync API keeps an event loop running in this thread; Django would then refuse the
     # test's own (synchronous) database calls as "from an async context". They are not: let them be.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield launched
-        launched.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
+            yield launched
+            launched.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def new_page(browser: Any, server: LiveServer, username: str, password: str = "pw", **context: Any) -> Any:  # noqa: S107 - the factories' test password
