@@ -1164,7 +1164,7 @@
 
   function renderHistory() {
     const tbody = $("[data-history] tbody");
-    const rows = historyRows.filter(inTeam);
+    const rows = historyRows; // read with team_id: the server already kept the team's calls
     tbody.replaceChildren(
       ...rows.map((call) =>
         h(
