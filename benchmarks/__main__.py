@@ -6,7 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = ["benchmarks.foundation", "benchmarks.api", "benchmarks.imports", "benchmarks.analytics"]
+SUITES = [
+    "benchmarks.foundation",
+    "benchmarks.api",
+    "benchmarks.imports",
+    "benchmarks.analytics",
+    "benchmarks.realtime",
+]
 
 
 def main() -> int:
