@@ -88,5 +88,14 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels runs close_old_connections in a worker thread before every handler (a thread hop of
+        # about a millisecond). An update touches no database, and a wall of 1,000 sockets spent most of
+        # its time on that hop (measured: benchmarks/realtime.py, docs/benchmarks.md): updates skip it.
+        if message["type"] == "dashboard.update":
+            await self.dashboard_update(message)
+            return
+        await super().dispatch(message)
+
     async def dashboard_update(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        await self.send(text_data=message["text"])  # serialised once by the publisher, for every socket

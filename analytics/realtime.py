@@ -20,15 +20,18 @@ state as it is then.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
@@ -93,30 +96,55 @@ def remember_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def event(section: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The message as the browser receives it (the consumer forwards `event` as it is)."""
+    """The message as the browser receives it."""
     return {"type": "dashboard:update", "section": section, "data": data, "timestamp": timezone.now().isoformat()}
 
 
+# Sends scheduled on the server's loop, kept until done (a task nobody references may be collected).
+_in_flight: set[Any] = set()
+
+
+def _report(done: Any) -> None:
+    _in_flight.discard(done)
+    if not done.cancelled() and done.exception() is not None:
+        logger.error("Realtime send failed", exc_info=done.exception())
+
+
 def send(group: str, section: str, data: dict[str, Any]) -> None:
+    """Hand the event to the channel layer without waiting for its delivery.
+
+    The JSON text is made once here; each socket's consumer sends it as it is (1,000 sockets watching
+    one group cost one serialisation, not 1,000). On the server's loop (the in-memory layer lives
+    there) the send is scheduled and this returns at once: a request never waits for a fan-out.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "dashboard.update", "event": event(section, data)}
+    message = {"type": "dashboard.update", "text": json.dumps(event(section, data), cls=DjangoJSONEncoder)}
     loop = _server_loop
     if loop is not None and loop.is_running():
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:  # already on the server's loop (async code): schedule, never block it
-            loop.create_task(layer.group_send(group, message))
-            return
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
+        future: Any
+        if running is loop:  # already on the server's loop (async code)
+            future = loop.create_task(layer.group_send(group, message))
+        else:
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        _in_flight.add(future)
+        future.add_done_callback(_report)
         return
-    async_to_sync(layer.group_send)(group, message)
+    async_to_sync(layer.group_send)(group, message)  # a worker process without a server loop
 
 
 # --- coalescing -----------------------------------------------------------------------------------------
+
+
+# Figures that take tens of milliseconds to compute (an agent's stats and KPIs, a KPI strip) are
+# computed by this thread, after the cheap rows: the request that made the change, and the `call` and
+# `agent` events, never wait for them.
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime")
 
 
 def push(
@@ -126,19 +154,23 @@ def push(
     compute: Callable[[], dict[str, Any] | None],
     *,
     window: float | None = None,
+    background: bool = False,
 ) -> None:
     """Push `section` (its current value from `compute`) to `group` now, or once at the end of the window.
 
     `subject` names what is coalesced (a section, or a section and an id: one agent's board row);
-    `window` defaults to REALTIME_COALESCE_SECONDS.
+    `window` defaults to REALTIME_COALESCE_SECONDS; `background` computes in the realtime thread.
     """
     window = settings.REALTIME_COALESCE_SECONDS if window is None else window
     if window <= 0 or claim(caches["default"], f"realtime:lead:{group}:{subject}", window):
-        _compute_and_send(group, section, compute)
+        if background:
+            _background.submit(_in_own_thread, group, section, compute)
+        else:
+            _compute_and_send(group, section, compute)
         return
     # A push went out in this window: one trailing push at its end carries every later change.
     if claim(caches["default"], f"realtime:trail:{group}:{subject}", window):
-        timer = threading.Timer(window, _trailing, args=(group, section, compute))
+        timer = threading.Timer(window, _in_own_thread, args=(group, section, compute))
         timer.daemon = True
         timer.start()
 
@@ -152,7 +184,7 @@ def _compute_and_send(group: str, section: str, compute: Callable[[], dict[str, 
         logger.exception("Realtime push of %s to %s failed", section, group)
 
 
-def _trailing(group: str, section: str, compute: Callable[[], dict[str, Any] | None]) -> None:
+def _in_own_thread(group: str, section: str, compute: Callable[[], dict[str, Any] | None]) -> None:
     close_old_connections()
     try:
         _compute_and_send(group, section, compute)
@@ -250,29 +282,37 @@ class _Shared:
 
 
 def call_changed(call_id: int, agent_id: int, change: str, **kwargs: Any) -> None:
+    """The call's row and the agent's board row first, to every group at once; then the heavier
+    figures (the agent's stats, the teams' KPI strips) from the realtime thread."""
     own = agent_group(agent_id)
-    call, board = _Shared(lambda: call_data(call_id)), _Shared(lambda: board_data(agent_id))
-    for group in listening([own, *_watchers(agent_id)]):
+    groups = listening([own, *_watchers(agent_id)])
+    call = _Shared(lambda: call_data(call_id))
+    for group in groups:
         push(group, f"call:{call_id}", "call", call)
-        push(group, f"agent:{agent_id}", "agent", board)
-        if group == own:
-            push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
-        else:
-            push(group, "kpi", "kpi", _kpi(group))
     call.expire()
-    board.expire()
+    # after the call's fan-out has begun: each socket handles its messages in order, so a second
+    # message published at once would hold every later socket's `call` behind it
+    for group in groups:
+        push(group, f"agent:{agent_id}", "agent", lambda: board_data(agent_id), background=True)
+    _push_figures(own, agent_id, groups)
 
 
 def agent_status_changed(agent_id: int, **kwargs: Any) -> None:
     own = agent_group(agent_id)
+    groups = listening([own, *_watchers(agent_id)])
     board = _Shared(lambda: board_data(agent_id))
-    for group in listening([own, *_watchers(agent_id)]):
+    for group in groups:
         push(group, f"agent:{agent_id}", "agent", board)
-        if group == own:
-            push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id))
-        else:
-            push(group, "kpi", "kpi", _kpi(group))  # utilisation follows agent states
     board.expire()
+    _push_figures(own, agent_id, groups)  # logged-in and break time; utilisation follows states
+
+
+def _push_figures(own: str, agent_id: int, groups: list[str]) -> None:
+    for group in groups:
+        if group == own:
+            push(own, "agent_stats", "agent_stats", lambda: agent_stats_data(agent_id), background=True)
+        else:
+            push(group, "kpi", "kpi", _kpi(group), background=True)
 
 
 def counters_changed() -> None:
@@ -286,7 +326,7 @@ def counters_changed() -> None:
 
     groups = listening([ORG, *(team_group(t) for t in Team.objects.values_list("pk", flat=True))])
     for group in groups:
-        push(group, "kpi:any", "kpi", _kpi(group), window=settings.REALTIME_KPI_REFRESH_SECONDS)
+        push(group, "kpi:any", "kpi", _kpi(group), window=settings.REALTIME_KPI_REFRESH_SECONDS, background=True)
 
 
 def connect_receivers() -> None:

@@ -132,19 +132,32 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "callboard"),
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 gives every connection a 5 s socket timeout, the same as channels-redis's
-                # blocking receive (BZPOPMIN, 5 s): a socket quiet for 5 s then died with "Timeout
-                # reading". A longer socket timeout lets the blocking read return first.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                "prefix": env_str("CHANNELS_PREFIX", "callboard"),
-                "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=1),
-            },
+    # The layer is chosen by measurement (docs/benchmarks.md, "realtime latency"): with 1,000 sockets on
+    # one group, PubSub delivered every update several times faster than the core layer and has no
+    # per-channel capacity to overflow (the core layer silently drops group messages past it:
+    # channels-redis #172/#181). The core layer stays available: CHANNELS_LAYER=core.
+    CHANNELS_LAYER = env_choice("CHANNELS_LAYER", "pubsub", ["pubsub", "core"])
+    if CHANNELS_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "callboard")},
+            }
         }
-    }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    # redis-py 8 gives every connection a 5 s socket timeout, the same as channels-redis's
+                    # blocking receive (BZPOPMIN, 5 s): a socket quiet for 5 s then died with "Timeout
+                    # reading". A longer socket timeout lets the blocking read return first.
+                    "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                    "prefix": env_str("CHANNELS_PREFIX", "callboard"),
+                    "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=1),
+                },
+            }
+        }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -289,6 +302,9 @@ CALL_TIMER_RED_SECONDS = env_int("CALL_TIMER_RED_SECONDS", 600, minimum=1)
 if CALL_TIMER_RED_SECONDS <= CALL_TIMER_AMBER_SECONDS:
     raise ImproperlyConfigured("CALL_TIMER_RED_SECONDS must be greater than CALL_TIMER_AMBER_SECONDS.")
 # Realtime: at most one leading and one trailing push per group and section within this window.
+# Compressing every update for every socket (permessage-deflate) costs more CPU than a wall of sockets can
+# spare; the updates are small JSON.
+WS_PER_MESSAGE_DEFLATE = env_bool("WS_PER_MESSAGE_DEFLATE", False)
 REALTIME_COALESCE_SECONDS = env_float("REALTIME_COALESCE_SECONDS", 0.25)
 # Changes that do not say whose they are (WhatsApp counters) refresh every watched KPI strip this often.
 REALTIME_KPI_REFRESH_SECONDS = env_float("REALTIME_KPI_REFRESH_SECONDS", 2.0)

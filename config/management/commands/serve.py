@@ -15,6 +15,16 @@ from config.celery import app as celery_app
 logger = logging.getLogger(__name__)
 
 
+def uvicorn_options() -> dict[str, Any]:
+    """How the ASGI server runs (the realtime bench serves with the same options)."""
+    return {
+        "lifespan": "off",
+        "ws": "websockets-sansio",  # uvicorn's "auto" picks the deprecated legacy websockets server
+        "ws_per_message_deflate": settings.WS_PER_MESSAGE_DEFLATE,
+        "log_level": settings.LOG_LEVEL.lower(),
+    }
+
+
 class Command(BaseCommand):
     help = (
         "Serve Callboard over HTTP and WebSockets (uvicorn). In the embedded default (no REDIS_URL) "
@@ -47,9 +57,7 @@ class Command(BaseCommand):
                 host=options["host"],
                 port=options["port"],
                 workers=workers,
-                lifespan="off",
-                ws="websockets-sansio",  # uvicorn's "auto" picks the deprecated legacy websockets server
-                log_level=settings.LOG_LEVEL.lower(),
+                **uvicorn_options(),
             )
         finally:
             if beat is not None:
