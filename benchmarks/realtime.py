@@ -601,8 +601,8 @@ class Layer:
                 f", capacity {self.capacity}" if self.capacity else ", capacity 100 (default)"
             )
         if self.name == "pubsub":
-            return "RedisPubSubChannelLayer (no capacity)"
-        return "RedisChannelLayer, capacity " + (str(self.capacity) if self.capacity else "1000 (project)")
+            return "RedisPubSubChannelLayer (the project's; no capacity)"
+        return "RedisChannelLayer, capacity " + (str(self.capacity) if self.capacity else "1000 (CHANNELS_CAPACITY)")
 
 
 class Server:
@@ -866,12 +866,13 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in only:
         plans.append((False, Plan(Layer("memory", None), sizes, burst=args.burst > 0)))
     if redis_ok:
+        # the project's layer (PubSub) at every size; the core layer beside it at the top size
+        if "pubsub" in only:
+            plans.append((True, Plan(Layer("pubsub", None), sizes, burst=args.burst > 0)))
         if "core" in only:
-            plans.append((True, Plan(Layer("core", None), sizes, split=args.split, burst=args.burst > 0)))
+            plans.append((True, Plan(Layer("core", None), [top], split=args.split, burst=args.burst > 0)))
         if "core100" in only and args.burst > 0:
             plans.append((True, Plan(Layer("core", 100), [], burst=True)))
-        if "pubsub" in only:
-            plans.append((True, Plan(Layer("pubsub", None), [top], burst=args.burst > 0)))
     else:
         print("Redis does not answer on 127.0.0.1:6379: only the in-memory layer is measured.")
     started = time.perf_counter()

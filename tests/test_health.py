@@ -31,7 +31,8 @@ def test_cache_round_trip_uses_the_configured_backend():
 
 def test_channel_layer_round_trip_uses_the_configured_backend():
     layer = get_channel_layer()
-    assert type(layer).__name__ == ("RedisChannelLayer" if settings.REDIS_URL else "InMemoryChannelLayer")
+    expected = {"pubsub": "RedisPubSubChannelLayer", "core": "RedisChannelLayer"}
+    assert type(layer).__name__ == (expected[settings.CHANNELS_LAYER] if settings.REDIS_URL else "InMemoryChannelLayer")
 
     async def round_trip():
         channel = await layer.new_channel()

@@ -127,7 +127,7 @@ def test_scale_out_with_database_and_redis_urls(tmp_path):
     loaded = json.loads(result.stdout)
     assert loaded["db"] == "django.db.backends.postgresql"
     assert loaded["cache"] == "config.cache.RedisCache"
-    assert loaded["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert loaded["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"  # chosen by measurement
     assert loaded["eager"] is False
     assert loaded["beat"] is False
     assert loaded["broker"] == "redis://cache.example:6379/0"
@@ -155,3 +155,13 @@ def test_bad_configuration_stops_start_up_with_a_clear_message(tmp_path, env, me
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_the_core_channel_layer_can_be_chosen_and_a_wrong_name_is_explained(tmp_path):
+    scale_out = {"REDIS_URL": "redis://cache.example:6379/0", "SECRET_KEY": "x" * 40}
+    result = _settings_in_subprocess(tmp_path, CHANNELS_LAYER="core", **scale_out)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["layer"] == "channels_redis.core.RedisChannelLayer"
+    result = _settings_in_subprocess(tmp_path, CHANNELS_LAYER="fast", **scale_out)
+    assert result.returncode != 0
+    assert "CHANNELS_LAYER must be one of pubsub, core, not 'fast'" in result.stderr
