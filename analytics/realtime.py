@@ -172,6 +172,7 @@ def push(
     if claim(caches["default"], f"realtime:trail:{group}:{subject}", window):
         timer = threading.Timer(window, _in_own_thread, args=(group, section, compute))
         timer.daemon = True
+        _timers.add(timer)
         timer.start()
 
 
@@ -190,6 +191,26 @@ def _in_own_thread(group: str, section: str, compute: Callable[[], dict[str, Any
         _compute_and_send(group, section, compute)
     finally:
         connections.close_all()  # this thread's own connections
+        current = threading.current_thread()
+        if isinstance(current, threading.Timer):
+            _timers.discard(current)
+
+
+_timers: set[threading.Timer] = set()
+
+
+def drain(timeout: float = 10.0) -> None:
+    """Drop the trailing pushes not yet due and wait for the realtime thread's work to finish.
+
+    For the test suite (nothing may read the database while a test's data is being removed) and for an
+    orderly shutdown; a running server never needs it.
+    """
+    for timer in list(_timers):
+        timer.cancel()
+        if timer.is_alive() and timer is not threading.current_thread():
+            timer.join(timeout)
+    _timers.clear()
+    _background.submit(lambda: None).result(timeout=timeout)
 
 
 # --- what each change pushes ----------------------------------------------------------------------------

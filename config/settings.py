@@ -117,6 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # The test database is a file in WAL mode too, not Django's shared-cache in-memory database: there a
+    # reader in another thread (the live test server, the realtime thread) locks whole tables and a
+    # writer fails at once with "database table is locked", which no deployment would ever see.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callboard.sqlite3")}
 USES_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

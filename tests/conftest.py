@@ -20,6 +20,15 @@ from tests.factories import TeamFactory, UserFactory
 from tests.live import asgi_server, browser  # noqa: F401 - fixtures for the browser tests
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Before any fixture is torn down (a transactional test's data removed): realtime pushes that a
+    test's writes scheduled in the background finish first, so they never read a half-emptied database."""
+    from analytics import realtime
+
+    realtime.drain()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # The cache is real (Redis in the PostgreSQL run); start every test from an empty one.
