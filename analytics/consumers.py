@@ -12,6 +12,8 @@ then reads the API once (the resync) and applies `dashboard:update` events from 
 from __future__ import annotations
 
 import asyncio
+import logging
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,8 +22,90 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from analytics import realtime
 
+logger = logging.getLogger(__name__)
+
 # WebSocket close codes (4000-4999 are the application's): the page stops reconnecting on these.
 UNAUTHENTICATED = 4401
+# Group memberships expire in channels' layers (group_expiry, a day by default); a hub renews its own.
+GROUP_RENEW_SECONDS = 3600
+
+
+class LocalFanout:
+    """One channel-layer subscription per group for all the sockets of this process (per event loop).
+
+    The layer delivers each update once to the process (to the hub's channel), and the hub writes its
+    text to every local socket of the group. Without it every socket is a channel of its own: one queue
+    put, one consumer wake-up and one round of channels' dispatch machinery per socket per update,
+    which at 1,000 sockets on one process was most of the fan-out's time (benchmarks/realtime.py). Each
+    write is a task of its own, so a client that stopped reading holds up only itself.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout] = weakref.WeakKeyDictionary()
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.members: dict[str, set[DashboardConsumer]] = {}
+        self.channel: str | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.writes: set[asyncio.Task[None]] = set()
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    def for_loop(cls, layer: Any) -> LocalFanout:
+        loop = asyncio.get_running_loop()
+        hub = cls._by_loop.get(loop)
+        if hub is None or hub.layer is not layer:
+            hub = cls._by_loop[loop] = cls(layer)
+        return hub
+
+    async def join(self, group: str, consumer: DashboardConsumer) -> None:
+        async with self.lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("dashboard.hub.")
+                self.tasks = [asyncio.create_task(self._deliver(self.channel)), asyncio.create_task(self._renew())]
+            members = self.members.get(group)
+            if members is None:
+                await self.layer.group_add(group, self.channel)
+                members = self.members[group] = set()
+            members.add(consumer)
+
+    async def leave(self, group: str, consumer: DashboardConsumer) -> None:
+        async with self.lock:
+            members = self.members.get(group)
+            if members is None:
+                return
+            members.discard(consumer)
+            if not members:
+                del self.members[group]
+                await self.layer.group_discard(group, self.channel)
+            if not self.members:
+                for task in self.tasks:
+                    task.cancel()
+                self.tasks, self.channel = [], None
+
+    async def _deliver(self, channel: str) -> None:
+        while True:
+            message = await self.layer.receive(channel)
+            members = self.members.get(message.get("group", ""))
+            if message.get("type") != "dashboard.update" or not members:
+                continue
+            text = message["text"]
+            for consumer in members:
+                write = asyncio.create_task(consumer.send(text_data=text))
+                self.writes.add(write)
+                write.add_done_callback(self._written)
+
+    def _written(self, write: asyncio.Task[None]) -> None:
+        self.writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:  # e.g. the client just went away
+            logger.debug("Realtime write to a socket failed", exc_info=write.exception())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_RENEW_SECONDS)
+            async with self.lock:
+                for group in list(self.members):
+                    await self.layer.group_add(group, self.channel)
 
 
 def groups_for(user: Any) -> list[str]:
@@ -43,6 +127,7 @@ def _user_for_token(raw: str) -> Any:
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
+    fanout: LocalFanout
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -55,10 +140,13 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         realtime.remember_loop(asyncio.get_running_loop())
         self.groups_joined = await database_sync_to_async(groups_for)(user)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await database_sync_to_async(realtime.joined)(self.groups_joined)
         await self.accept()
+        # Joined before the hello: the page resyncs from the API when the hello arrives, so every change
+        # after its resync reaches it (updates that come before the hello are simply overwritten).
+        self.fanout = LocalFanout.for_loop(self.channel_layer)
+        for group in self.groups_joined:
+            await self.fanout.join(group, self)
+        await database_sync_to_async(realtime.joined)(self.groups_joined)
         await self.send_json({"type": "dashboard:hello", "user_id": user.pk, "groups": self.groups_joined})
 
     async def _authenticate(self) -> Any:
@@ -70,7 +158,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.fanout.leave(group, self)
         if self.groups_joined:
             await database_sync_to_async(realtime.left)(self.groups_joined)
         self.groups_joined = []
@@ -87,15 +175,3 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
                 '{"type": "ping"} to check it is alive.',
             }
         )
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # channels runs close_old_connections in a worker thread before every handler (a thread hop of
-        # about a millisecond). An update touches no database, and a wall of 1,000 sockets spent most of
-        # its time on that hop (measured: benchmarks/realtime.py, docs/benchmarks.md): updates skip it.
-        if message["type"] == "dashboard.update":
-            await self.dashboard_update(message)
-            return
-        await super().dispatch(message)
-
-    async def dashboard_update(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["text"])  # serialised once by the publisher, for every socket

@@ -120,7 +120,11 @@ def send(group: str, section: str, data: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "dashboard.update", "text": json.dumps(event(section, data), cls=DjangoJSONEncoder)}
+    message = {
+        "type": "dashboard.update",
+        "group": group,
+        "text": json.dumps(event(section, data), cls=DjangoJSONEncoder),
+    }
     loop = _server_loop
     if loop is not None and loop.is_running():
         try:

@@ -218,8 +218,10 @@ def do_start_call(
             twilio_call_sid=twilio_call_sid,
             source=source,
         )
-        _set_status_if(agent, tuple(AgentStatus.values), AgentStatus.ON_CALL, started_at, source)
+        # Announced before the agent's new state: after the commit, hooks run in the order they were
+        # registered, and the call's row is what every watching screen waits for first.
         announce_call(call.pk, agent.pk, "started")
+        _set_status_if(agent, tuple(AgentStatus.values), AgentStatus.ON_CALL, started_at, source)
         if twilio_call_sid:
             # Twilio may have called back before the call was recorded here: apply what it said.
             apply_pending_twilio_call_events(call)
@@ -298,9 +300,9 @@ def do_end_call(
         call.outcome = outcome or call.outcome
         call.notes = notes or call.notes
         call.duration_seconds = talk_seconds(call.answered_at, ended_at)
+        announce_call(call.pk, call.agent_id, "ended")  # first after the commit (see do_start_call)
         call.save()
         _set_status_if(call.agent, (AgentStatus.ON_CALL,), AgentStatus.WRAP_UP, ended_at, call.source)
-        announce_call(call.pk, call.agent_id, "ended")
     return call
 
 

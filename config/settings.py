@@ -7,6 +7,7 @@ DATABASE_URL) switches the same code to the scale-out deployment.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -120,7 +121,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The test database is a file in WAL mode too, not Django's shared-cache in-memory database: there a
     # reader in another thread (the live test server, the realtime thread) locks whole tables and a
     # writer fails at once with "database table is locked", which no deployment would ever see.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callboard.sqlite3")}
+    # One file per test process: two runs in one checkout (a developer's and an editor's) never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-callboard-{os.getpid()}.sqlite3")}
 USES_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -166,19 +168,83 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Scheduled reports (docs/reports-delivery.md) ---------------------------------------------------
+# A failed send is tried again after REPORT_RETRY_BASE_SECONDS, then twice as long each time (capped at
+# REPORT_RETRY_MAX_DELAY_SECONDS), REPORT_MAX_ATTEMPTS tries in all; then the delivery is `failed` and its
+# owner is e-mailed. The schedule lives in the delivery's row (next_attempt_at), so it holds with eager
+# tasks too, where Celery's countdown is not honoured.
+REPORT_MAX_ATTEMPTS = env_int("REPORT_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
+REPORT_RETRY_BASE_SECONDS = env_int("REPORT_RETRY_BASE_SECONDS", 60, minimum=1)
+REPORT_RETRY_MAX_DELAY_SECONDS = env_int("REPORT_RETRY_MAX_DELAY_SECONDS", 3600, minimum=1)
+# A worker holds a delivery in `sending` while it renders and sends. The send task is killed after
+# REPORT_SEND_TIME_LIMIT_SECONDS; a delivery still `sending` REPORT_SENDING_TIMEOUT_SECONDS after it was
+# claimed belongs to a worker that died, and is sent again (at least once: see the docs). The timeout
+# must outlast the time limit, or a slow but living worker would have its delivery taken from it.
+REPORT_SEND_TIME_LIMIT_SECONDS = env_int("REPORT_SEND_TIME_LIMIT_SECONDS", 600, minimum=30)
+REPORT_SENDING_TIMEOUT_SECONDS = env_int("REPORT_SENDING_TIMEOUT_SECONDS", 900, minimum=60)
+if REPORT_SENDING_TIMEOUT_SECONDS <= REPORT_SEND_TIME_LIMIT_SECONDS:
+    raise ImproperlyConfigured("REPORT_SENDING_TIMEOUT_SECONDS must be greater than REPORT_SEND_TIME_LIMIT_SECONDS.")
+# One SMTP conversation or one Slack webhook POST may take this long before it counts as a failed attempt.
+REPORT_NETWORK_TIMEOUT_SECONDS = env_int("REPORT_NETWORK_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)
+# Slack: incoming-webhook URLs must be https on one of these hosts (exact names). Plain http is accepted
+# only for a loopback host listed here (a local relay, the tests); anything else is refused when the
+# subscription is saved and again when it is sent.
+REPORT_SLACK_WEBHOOK_HOSTS = [h.lower() for h in env_list("REPORT_SLACK_WEBHOOK_HOSTS", ["hooks.slack.com"])]
+# How long the signed PDF link in a Slack message works.
+REPORT_PDF_LINK_MAX_AGE_SECONDS = env_int("REPORT_PDF_LINK_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
+
 # --- Celery ----------------------------------------------------------------------------------------
 # Embedded: tasks run in-process (eagerly) and beat runs as a thread of the server process
 # (`manage.py serve`); the in-memory broker only carries beat's hand-off within that process.
+# Scale-out: `celery -A config worker` processes (one of them for the `reports` queue) and EXACTLY ONE
+# `celery -A config beat -S django_celery_beat.schedulers:DatabaseScheduler` (docs/reports-delivery.md).
+# Two beats would fire every schedule twice; deliveries would still go out once (the claim), but every
+# other periodic job would run twice.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", EMBEDDED)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged after it ran, not when a worker takes it: a worker that dies mid-task leaves it
+# to another. That is safe only because every task is idempotent (a report delivery is claimed with a
+# conditional UPDATE, a WhatsApp message likewise, snapshots are upserts).
 CELERY_TASK_ACKS_LATE = True
+# A worker whose child was killed (the hard time limit, the OOM killer under WeasyPrint) does not put the
+# task back: a report that kills its renderer would kill every worker in turn. The delivery's row is the
+# record instead (stuck `sending` is recovered by reporting.tasks.dispatch_due_deliveries).
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+# One task at a time per worker process: a rendering worker must not sit on queued reports that an idle
+# one could take, and late acks make prefetched messages invisible to the others.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each pool process is replaced after this many tasks: WeasyPrint and matplotlib keep memory (caches,
+# fragmentation) that is only returned when the process ends.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 50, minimum=1)
+# Sending a report (the heavy PDF rendering) goes to its own queue, served by its own worker(s):
+# `celery -A config worker -Q reports --prefetch-multiplier 1 --max-tasks-per-child 50`. Everything else
+# stays on Celery's default queue (`celery`): firing a subscription and the dispatcher are quick.
+CELERY_TASK_ROUTES = {"reporting.tasks.send_delivery": {"queue": "reports"}}
+# Redis redelivers a message not acknowledged within the visibility timeout. A retry waiting in a worker
+# (countdown, up to REPORT_RETRY_MAX_DELAY_SECONDS for reports, 600 s for the Twilio sync) is unacknowledged
+# all that time, as is a task still rendering; the timeout is kept above both so a waiting task is not
+# handed to a second worker. (A redelivered one would still send nothing twice: the claim.)
+_visibility_timeout = env_int(
+    "CELERY_VISIBILITY_TIMEOUT_SECONDS",
+    max(2 * REPORT_RETRY_MAX_DELAY_SECONDS, 2 * REPORT_SENDING_TIMEOUT_SECONDS, 7200),
+)
+if _visibility_timeout <= max(REPORT_RETRY_MAX_DELAY_SECONDS, REPORT_SENDING_TIMEOUT_SECONDS, 600):
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS must be greater than REPORT_RETRY_MAX_DELAY_SECONDS, "
+        "REPORT_SENDING_TIMEOUT_SECONDS and 600 (the longest task retry delay)."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": _visibility_timeout}
+# Several deployments (or test runs) sharing one Redis keep their queues apart with a key prefix.
+if _celery_key_prefix := env_str("CELERY_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _celery_key_prefix
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# How long beat may sleep between looks at its schedule (django-celery-beat's default: 5 s).
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("CELERY_BEAT_MAX_LOOP_INTERVAL", 5, minimum=1, maximum=300)
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", EMBEDDED)
 
 # --- Backups of the embedded SQLite database ---------------------------------------------------------
@@ -215,6 +281,13 @@ CELERY_BEAT_SCHEDULE["analytics-snapshot-weekly"] = {
 CELERY_BEAT_SCHEDULE["analytics-reconcile-rollups"] = {
     "task": "analytics.tasks.reconcile_rollups",
     "schedule": crontab(minute=35),
+}
+# Reports: deliveries whose (re)try time has come are sent, and ones stuck in `sending` recovered. The
+# subscriptions' own schedules are PeriodicTasks made by reporting.schedules, not entries here.
+CELERY_BEAT_SCHEDULE["reporting-dispatch-due-deliveries"] = {
+    "task": "reporting.tasks.dispatch_due_deliveries",
+    "schedule": timedelta(minutes=1),
+    "options": {"expires": 50},  # ticks that waited out a worker outage are dropped, not run back to back
 }
 
 # --- Auth ------------------------------------------------------------------------------------------
