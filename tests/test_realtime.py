@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
 
 from analytics import realtime
-from analytics.consumers import UNAUTHENTICATED, groups_for
+from analytics.consumers import UNAUTHENTICATED, LocalFanout, groups_for
 from calls import actions
 from calls.models import ApiKey, CallLog, CallStatus
 from config.asgi import application
@@ -318,3 +319,56 @@ def test_a_change_watched_by_several_groups_reads_each_row_once(team_a, supervis
         realtime.call_changed(call_id=call.pk, agent_id=agent_a1.pk, change="started")
     by_pk = [q["sql"] for q in queries if 'FROM "calls_calllog"' in q["sql"] and '"calls_calllog"."id" =' in q["sql"]]
     assert len(by_pk) == 1, by_pk  # one read of the call's row for the agent, the team and org
+
+
+def test_sockets_of_one_group_share_one_subscription_that_ends_with_the_last(admin, agent_a1, no_coalescing):
+    """LocalFanout: the process subscribes each group once; a socket leaving does not cut off the others,
+    and the last one leaving ends the subscription (nothing keeps reading for nobody)."""
+    second_admin = User.objects.create_user("admin2", role=admin.role)
+
+    async def scenario():
+        first, second = await connect(admin), await connect(second_admin)
+        await hello(first)
+        await hello(second)
+        hub = LocalFanout.for_loop(get_channel_layer())
+        shared = (len(hub.members["org"]), hub.channel is not None)
+        await first.disconnect()
+        await database_sync_to_async(start_call)(agent_a1)
+        after_one_left = await updates(second)
+        await second.disconnect()
+        return shared, after_one_left, dict(hub.members), hub.channel, [t.done() or t.cancelling() for t in hub.tasks]
+
+    shared, after_one_left, members, channel, tasks = run(scenario)
+    assert shared == (2, True)
+    assert "call" in sections(after_one_left)
+    assert members == {} and channel is None and tasks == []
+
+
+def test_a_socket_that_stops_reading_holds_up_only_itself(admin, agent_a1, no_coalescing):
+    """Each write is a task of its own: a write that never completes (a client that stopped reading,
+    its transport paused) or fails leaves every other socket receiving every later update."""
+    second_admin = User.objects.create_user("admin2", role=admin.role)
+
+    async def scenario():
+        stuck, healthy = await connect(admin), await connect(second_admin)
+        await hello(stuck)
+        await hello(healthy)
+        hub = LocalFanout.for_loop(get_channel_layer())
+        (consumer,) = [c for c in hub.members["org"] if c.scope["user"].pk == admin.pk]
+
+        async def never_returns(**kwargs: Any) -> None:
+            await asyncio.Event().wait()
+
+        consumer.send = never_returns  # type: ignore[method-assign]
+        call = await database_sync_to_async(start_call)(agent_a1)
+        await database_sync_to_async(actions.do_end_call)(call, status=CallStatus.COMPLETED)
+        received = await updates(healthy)
+        for write in list(hub.writes):
+            write.cancel()
+        await stuck.disconnect()
+        await healthy.disconnect()
+        return call.pk, received
+
+    call_id, received = run(scenario)
+    rows = [m["data"] for m in received if m["section"] == "call" and m["data"]["call_id"] == call_id]
+    assert [row["status"] for row in rows] == ["in_progress", "completed"]
