@@ -359,7 +359,7 @@ def test_a_socket_that_stops_reading_holds_up_only_itself(admin, agent_a1, no_co
         async def never_returns(**kwargs: Any) -> None:
             await asyncio.Event().wait()
 
-        consumer.send = never_returns  # type: ignore[method-assign]
+        consumer.send = never_returns
         call = await database_sync_to_async(start_call)(agent_a1)
         await database_sync_to_async(actions.do_end_call)(call, status=CallStatus.COMPLETED)
         received = await updates(healthy)
