@@ -5,8 +5,9 @@ as `?token=`. The server alone decides the groups from the user's role — the a
 everyone, the supervised teams' groups for supervisors, the organisation's for admins — so a client
 cannot subscribe itself to data it may not see: anything it sends other than a ping is refused.
 
-On connect the socket receives `{"type": "dashboard:hello", "groups": [...], "user_id": ...}`; the page
-then reads the API once (the resync) and applies `dashboard:update` events from there on.
+Once the socket is in its groups it receives `{"type": "dashboard:hello", "groups": [...], "user_id": ...}`
+(an update may come just before it); the page then reads the API once (the resync) and applies
+`dashboard:update` events from there on.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ class LocalFanout:
     async def join(self, group: str, consumer: DashboardConsumer) -> None:
         async with self.lock:
             if self.channel is None:
-                self.channel = await self.layer.new_channel("dashboard.hub.")
+                # The default prefix: channels-redis' core layer reads every process-local channel from one
+                # key per prefix, the one of "specific." (a channel of another prefix is never read).
+                self.channel = await self.layer.new_channel()
                 self.tasks = [asyncio.create_task(self._deliver(self.channel)), asyncio.create_task(self._renew())]
+                for task in self.tasks:
+                    task.add_done_callback(self._ended)
             members = self.members.get(group)
             if members is None:
                 await self.layer.group_add(group, self.channel)
@@ -94,6 +99,10 @@ class LocalFanout:
                 write = asyncio.create_task(consumer.send(text_data=text))
                 self.writes.add(write)
                 write.add_done_callback(self._written)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # never silently: every socket goes quiet
+            logger.error("Realtime fan-out of this process stopped", exc_info=task.exception())
 
     def _written(self, write: asyncio.Task[None]) -> None:
         self.writes.discard(write)

@@ -161,6 +161,8 @@ class Sockets:
                     max_size=None,
                 )
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                while hello.get("type") == "dashboard:update":  # the socket joins its groups before the hello
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 if hello.get("type") != "dashboard:hello" or "org" not in hello.get("groups", []):
                     raise RuntimeError(f"unexpected first message: {hello}")
                 return ws

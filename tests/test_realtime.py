@@ -9,6 +9,7 @@ through the real actions in a worker thread (as a request would), so the tests n
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.test import Client
 
@@ -372,3 +374,34 @@ def test_a_socket_that_stops_reading_holds_up_only_itself(admin, agent_a1, no_co
     call_id, received = run(scenario)
     rows = [m["data"] for m in received if m["section"] == "call" and m["data"]["call_id"] == call_id]
     assert [row["status"] for row in rows] == ["in_progress", "completed"]
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="the core Redis layer needs REDIS_URL (the PostgreSQL + Redis run)"
+)
+def test_the_core_redis_layer_delivers_through_the_process_fanout(
+    settings, team_a, supervisor_a, agent_a1, no_coalescing
+):
+    """CHANNELS_LAYER=core: the hub's channel must be one the core layer reads (its process-local channels
+    all share the "specific." prefix's key; a hub channel of another prefix once received nothing)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": django_settings.REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"test-core-{uuid.uuid4().hex[:8]}",
+            },
+        }
+    }
+
+    async def scenario():
+        assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+        socket = await connect(supervisor_a)
+        await hello(socket)
+        call = await database_sync_to_async(start_call)(agent_a1)
+        received = await updates(socket)
+        await socket.disconnect()
+        return call.pk, received
+
+    call_id, received = run(scenario)
+    assert any(m["section"] == "call" and m["data"]["call_id"] == call_id for m in received)
