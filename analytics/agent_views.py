@@ -229,29 +229,33 @@ class TeamKpisView(APIView):
     def get(self, request: Request) -> Response:
         scope = scope_for(current_user(request), team_id=request.query_params.get("team_id") or None)
         period = period_from_params(request.query_params)
-        grouped = Context(period, scope).grouped(AgentHourRollup, ("agent_id",))
-        counters = {key[0]: counts for key, counts in grouped.items() if any(counts.values())}
-        # agents of the scope, plus anyone else in it who has counters (a supervisor taking calls)
-        users = User.objects.all()
-        if scope.agent_ids is not None:
-            users = users.filter(pk__in=scope.agent_ids)
-        users = users.filter(role=Role.AGENT) | users.filter(pk__in=list(counters))
-        rows: dict[int, dict[str, Any]] = {}
-        for user in users.order_by("pk").values(
-            "pk", "username", "first_name", "last_name", "teams__id", "teams__name"
-        ):
-            row = rows.get(user["pk"])
-            if row is None:
-                row = rows[user["pk"]] = {
-                    "agent_id": user["pk"],
-                    "agent_name": _name(user["first_name"], user["last_name"], user["username"]),
-                    "username": user["username"],
-                    "teams": [],
-                    "kpis": kpis_of(counters.get(user["pk"], {})),
-                }
-            if user["teams__id"] is not None:
-                row["teams"].append({"id": user["teams__id"], "name": user["teams__name"]})
-        results = sorted(rows.values(), key=lambda r: (r["agent_name"].lower(), r["agent_id"]))
-        for row in results:
-            row["teams"].sort(key=lambda t: t["name"])
-        return Response({"period": period.as_dict(), "results": results})
+        return Response({"period": period.as_dict(), "results": agent_kpi_rows(Context(period, scope))})
+
+
+def agent_kpi_rows(ctx: Context) -> list[dict[str, Any]]:
+    """The per-agent call KPI table of a period and scope (the team table; reports' staff tables): every
+    agent of the scope, plus anyone else in it who has counters (a supervisor taking calls), by name."""
+    scope = ctx.scope
+    grouped = ctx.grouped(AgentHourRollup, ("agent_id",))
+    counters = {key[0]: counts for key, counts in grouped.items() if any(counts.values())}
+    users = User.objects.all()
+    if scope.agent_ids is not None:
+        users = users.filter(pk__in=scope.agent_ids)
+    users = users.filter(role=Role.AGENT) | users.filter(pk__in=list(counters))
+    rows: dict[int, dict[str, Any]] = {}
+    for user in users.order_by("pk").values("pk", "username", "first_name", "last_name", "teams__id", "teams__name"):
+        row = rows.get(user["pk"])
+        if row is None:
+            row = rows[user["pk"]] = {
+                "agent_id": user["pk"],
+                "agent_name": _name(user["first_name"], user["last_name"], user["username"]),
+                "username": user["username"],
+                "teams": [],
+                "kpis": kpis_of(counters.get(user["pk"], {})),
+            }
+        if user["teams__id"] is not None:
+            row["teams"].append({"id": user["teams__id"], "name": user["teams__name"]})
+    results = sorted(rows.values(), key=lambda r: (r["agent_name"].lower(), r["agent_id"]))
+    for row in results:
+        row["teams"].sort(key=lambda t: t["name"])
+    return results

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from analytics.registry import Context, Counters, metric, ratio
 from calls.counters import CALLS
-from calls.models import AgentHourRollup, CallLog
+from calls.models import AgentHourRollup, CallLog, CallOutcome
 from crm.models import BusinessReason, Campaign, Contact
 from crm.rollups import (
     HOUR,
@@ -331,6 +331,55 @@ def occupancy(c: Counters) -> float:
 
 
 AGENT_KPIS = ("calls_made", "successful_calls", "failed_calls", "aht", "total_talk_time", "success_rate", "occupancy")
+
+
+# --- call outcomes (the agents' dispositions: the reports' "interest" breakdown) -----------------------
+
+
+def _register_outcome(outcome: str, label: str) -> None:
+    counter = f"outcome_{outcome}"
+
+    def count(c: Counters) -> int:
+        return c.get(counter, 0)
+
+    metric(
+        f"calls_outcome_{outcome}",
+        f"Outcome: {label}",
+        "count",
+        f"""Calls started in the period whose outcome (the agent's disposition after the call) is
+        `{outcome}`, whatever their status.""",
+        drill_down=_PERIOD_LOG,
+        tags=("call_outcomes",),
+    )(count)
+
+
+# English labels as every metric label (CallOutcome's are lazy translations, not ready at import time)
+OUTCOME_LABELS: dict[str, str] = {
+    CallOutcome.LEAD: "Lead",
+    CallOutcome.INTERESTED: "Interested",
+    CallOutcome.NOT_INTERESTED: "Not interested",
+    CallOutcome.CALLBACK: "Call back",
+    CallOutcome.WRONG_NUMBER: "Wrong number",
+    CallOutcome.VOICEMAIL: "Voicemail",
+    CallOutcome.OTHER: "Other",
+}
+for _outcome in CallOutcome.values:
+    _register_outcome(_outcome, OUTCOME_LABELS[_outcome])
+
+CALL_OUTCOMES = tuple(f"calls_outcome_{outcome}" for outcome in CallOutcome.values)
+
+
+@metric(
+    "calls_without_outcome",
+    "No outcome",
+    "count",
+    """Calls started in the period without an outcome: still in progress, or ended and not (yet)
+    disposed by the agent.""",
+    drill_down=_PERIOD_LOG,
+    tags=("call_outcomes",),
+)
+def calls_without_outcome(c: Counters) -> int:
+    return c.get("calls", 0) - sum(c.get(f"outcome_{outcome}", 0) for outcome in CallOutcome.values)
 
 
 # --- repairing one agent × hour cell --------------------------------------------------------------------

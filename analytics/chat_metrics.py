@@ -33,6 +33,7 @@ from crm.models import (
     ChatHourRollup,
     Conversation,
     Direction,
+    LeadStatus,
     Message,
     MessageStatus,
     Priority,
@@ -749,6 +750,78 @@ def leads_generated(c: Counters) -> int:
 )
 def leads_converted(c: Counters) -> int:
     return c.get("leads_to_converted", 0)
+
+
+@metric(
+    "leads_new",
+    "New leads",
+    "count",
+    """Lead status changes to `new` in the period (by the time of the change): a contact's creation
+    is recorded as its change to `new`, so these are the leads that entered the funnel. Keyed by the
+    contact's agent and campaign.""",
+)
+def leads_new(c: Counters) -> int:
+    return c.get("leads_to_new", 0)
+
+
+@metric(
+    "leads_contacted",
+    "Leads contacted",
+    "count",
+    """Lead status changes to `contacted` in the period (by the time of the change), keyed by the
+    contact's agent and campaign.""",
+)
+def leads_contacted(c: Counters) -> int:
+    return c.get("leads_to_contacted", 0)
+
+
+@metric(
+    "leads_qualified",
+    "Leads qualified",
+    "count",
+    """Lead status changes to `qualified` in the period (by the time of the change), keyed by the
+    contact's agent and campaign.""",
+)
+def leads_qualified(c: Counters) -> int:
+    return c.get("leads_to_qualified", 0)
+
+
+@metric(
+    "leads_lost",
+    "Leads lost",
+    "count",
+    """Lead status changes to `lost` in the period (by the time of the change), keyed by the
+    contact's agent and campaign.""",
+)
+def leads_lost(c: Counters) -> int:
+    return c.get("leads_to_lost", 0)
+
+
+# the lead funnel's stages in order, then the way out of it
+LEAD_STAGES = ("leads_new", "leads_contacted", "leads_qualified", "leads_converted", "leads_lost")
+
+
+@metric(
+    "lead_status_changes",
+    "Lead status changes",
+    "count",
+    """Every lead status change in the period (to any status, creations recorded as `new`
+    included), keyed by the contact's agent and campaign.""",
+)
+def lead_status_changes(c: Counters) -> int:
+    return sum(c.get(f"leads_to_{status}", 0) for status in LeadStatus.values)
+
+
+@metric(
+    "lead_conversion_rate",
+    "Lead conversion rate",
+    "percent",
+    """Leads that reached `converted` in the period (status changes to converted) / leads created
+    in the period (contacts created) × 100, 1 decimal; 0.0 when no lead was created. The converted
+    leads may have been created earlier, so the rate can exceed 100.""",
+)
+def lead_conversion_rate(c: Counters) -> float:
+    return ratio(c.get("leads_to_converted", 0), c.get("contacts_created", 0), percent=True)
 
 
 @metric(

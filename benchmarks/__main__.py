@@ -12,6 +12,7 @@ SUITES = [
     "benchmarks.imports",
     "benchmarks.analytics",
     "benchmarks.realtime",
+    "benchmarks.reports",
 ]
 
 

@@ -22,8 +22,10 @@ urlpatterns = [
     path("api/", include("calls.urls")),
     path("api/", include("crm.urls")),
     path("api/", include("analytics.urls")),
+    path("api/analytics/reporting/", include("reporting.urls")),
     path("webhooks/twilio/", include("calls.webhook_urls")),
     path("webhooks/twilio/messaging/", include("crm.webhook_urls")),
+    path("", include("reporting.link_urls")),  # signed links to report PDFs (Slack messages)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -38,9 +38,14 @@ Key = tuple[Any, ...]  # (hour, *key values)
 Contribution = dict[Key, dict[str, int]]
 
 
+# Buckets are always the organisation's hours and days (settings.TIME_ZONE), never the zone a caller
+# activated: a report read for another zone (timezone.override) must find the stored rows where they are;
+# its period's edges that fall inside an organisation hour are read from the raw rows like any edge.
+
+
 def hour_start(moment: datetime) -> datetime:
-    """The start of the local hour containing `moment`, as a UTC datetime."""
-    local = timezone.localtime(moment)
+    """The start of the organisation's local hour containing `moment`, as a UTC datetime."""
+    local = timezone.localtime(moment, timezone.get_default_timezone())
     return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
@@ -49,18 +54,20 @@ def hour_ceil(moment: datetime) -> datetime:
     return start if start == moment else start + HOUR
 
 
+def _org_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone()).astimezone(UTC)
+
+
 def day_start(moment: datetime) -> datetime:
-    """Local midnight starting the day of `moment`, as a UTC datetime."""
-    local = timezone.localtime(moment)
-    return timezone.make_aware(datetime.combine(local.date(), time.min)).astimezone(UTC)
+    """The organisation's local midnight starting the day of `moment`, as a UTC datetime."""
+    return _org_midnight(timezone.localtime(moment, timezone.get_default_timezone()).date())
 
 
 def day_ceil(moment: datetime) -> datetime:
     start = day_start(moment)
     if start == moment:
         return start
-    following = timezone.localtime(moment).date() + timedelta(days=1)
-    return timezone.make_aware(datetime.combine(following, time.min)).astimezone(UTC)
+    return _org_midnight(timezone.localtime(moment, timezone.get_default_timezone()).date() + timedelta(days=1))
 
 
 def microseconds(delta: timedelta) -> int:

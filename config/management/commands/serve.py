@@ -46,6 +46,10 @@ class Command(BaseCommand):
             workers = 1
         beat: Any = None  # celery.beat's embedded service (thread flavour)
         if settings.EMBEDDED_BEAT and not options["no_beat"]:
+            # Beat runs a task in-process (eagerly) only if its module is imported; otherwise it hands the
+            # task to the in-memory broker, where no worker ever takes it. `celery worker` and `celery beat`
+            # import every app's tasks.py at start-up (autodiscovery); here we must ask for it.
+            celery_app.loader.import_default_modules()
             # Service defaults to the shelve-file PersistentScheduler; the setting names ours.
             beat = EmbeddedService(celery_app, thread=True, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
             beat.start()
