@@ -483,27 +483,8 @@ class ReportDeliveryAdmin(ReadOnlyAdmin):
         "sent_at",
         "data_json",
     )
-    readonly_fields = (
-        "subscription",
-        "report_type",
-        "team",
-        "agent",
-        "delivery_method",
-        "recipients",
-        "period_start",
-        "period_end",
-        "timezone",
-        "status",
-        "attempts",
-        "last_error",
-        "pdf_link",
-        "requested_by",
-        "created_at",
-        "claimed_at",
-        "next_attempt_at",
-        "sent_at",
-        "data_json",
-    )
+    # every field read-only: a delivery is a record, changed only by sending it (and the actions)
+    readonly_fields = tuple(f for entry in fields for f in (entry if isinstance(entry, tuple) else (entry,)))
 
     @admin.display(description="Subscription", ordering="subscription__name")
     def subscription_link(self, obj: ReportDelivery) -> SafeString | str:
