@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrations-check bench install install-dev browser clean
+.PHONY: run test lint format migrations-check bench install install-dev browser pdf-libs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,20 +22,24 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: create .venv, install, migrate, seed the demo on an empty database, serve on http://$(HOST):$(PORT)
-run: $(VENV)/.installed
+run: $(VENV)/.installed pdf-libs
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite on SQLite, then on PostgreSQL + Redis when they answer on 127.0.0.1
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser pdf-libs
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	bash scripts/run-tests
 
 ## browser: Debian's chromium for the Playwright tests (installed with apt-get when we are root)
 browser:
 	@bash scripts/ensure-chromium
+
+## pdf-libs: Debian's Pango, HarfBuzz-Subset and a font for WeasyPrint's PDF reports (apt-get when root)
+pdf-libs:
+	@bash scripts/ensure-pdf-libs
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
@@ -49,7 +53,7 @@ format: $(VENV)/.installed-dev
 migrations-check: $(VENV)/.installed
 	$(PY) manage.py makemigrations --check --dry-run
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev pdf-libs
 	$(PY) -m benchmarks
 
 clean:

@@ -199,6 +199,19 @@ def report(result: dict[str, Any], warmed: dict[str, Any]) -> None:
     print(f"  peak RSS of the process {peak:.0f} MB ≤ {TARGET_MB:.0f} MB: {verdict(peak <= TARGET_MB)}")
 
 
+def pdf_libraries() -> str:
+    """WeasyPrint's version and the native libraries the figures depend on (reporting/checks.py)."""
+    from importlib.metadata import version
+
+    from reporting.checks import missing_pdf_libraries
+
+    missing = [row[0] for row in missing_pdf_libraries()]
+    subset = "fontTools (HarfBuzz-Subset missing: slower)" if "harfbuzz-subset" in missing else "HarfBuzz-Subset"
+    return f"WeasyPrint {version('weasyprint')}, fonts subset with {subset}" + (
+        f"; missing: {', '.join(missing)}" if missing else ""
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=_env_int("BENCH_REPORTS_AGENTS", 100))
@@ -218,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         f"PDF reports: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
         f"Python {sys.version.split()[0]}"
     )
+    print(f"PDF libraries: {pdf_libraries()}")
     scratch = build(args.agents, args.calls_per_day)
     try:
         for report_type in ("daily", "weekly"):

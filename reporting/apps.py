@@ -6,4 +6,4 @@ class ReportingConfig(AppConfig):
     verbose_name = "Reporting"
 
     def ready(self) -> None:
-        from reporting import signals  # noqa: F401 - connects the beat schedule receivers
+        from reporting import checks, signals  # noqa: F401 - registers the system checks, connects the beat schedule receivers
