@@ -425,7 +425,7 @@ def _status_sentence(item: ReportDelivery) -> str:
     recipients = ", ".join(item.recipients) if item.delivery_method == DeliveryMethod.EMAIL else "Slack"
     return {
         DeliveryStatus.SENT: f"the report for {period} was sent to {recipients}.",
-        DeliveryStatus.SKIPPED: f"the report for {period} was skipped: no data, and it skips empty periods.",
+        DeliveryStatus.SKIPPED: f"the report for {period} was skipped. {item.last_error}",
         DeliveryStatus.FAILED: f"the report for {period} failed: {item.last_error}",
     }.get(
         DeliveryStatus(item.status),
@@ -470,6 +470,7 @@ class ReportDeliveryAdmin(ReadOnlyAdmin):
         "agent",
         "delivery_method",
         "recipients",
+        "delivered_to",
         ("period_start", "period_end"),
         "timezone",
         "status",

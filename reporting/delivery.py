@@ -5,7 +5,8 @@ A `ReportDelivery` is one report of one period. Its states (docs/reports-deliver
 - ``pending``: waiting to be sent. ``next_attempt_at`` says when it may be tried (NULL: not scheduled,
   e.g. an ad-hoc report from `generate` until someone asks to send it).
 - ``sending``: a worker claimed it (``claimed_at``) and is building, rendering or sending it.
-- ``sent`` (``sent_at``), ``skipped`` (nothing to report, skip-if-empty), ``failed`` (``last_error``; the
+- ``sent`` (``sent_at``), ``skipped`` (``last_error`` says why: nothing to report and skip-if-empty, or
+  the subscription was deactivated before it went out), ``failed`` (``last_error``; the
   owner was e-mailed).
 
 Claiming is one conditional UPDATE (pending and due → sending, attempts + 1): of any number of workers
@@ -166,6 +167,24 @@ def run_subscription(subscription_id: int, now: datetime | None = None) -> Repor
     return delivery
 
 
+# Why a delivery was skipped (its last_error, shown in the admin).
+DEACTIVATED = "Not sent: the subscription was deactivated."
+EMPTY_PERIOD = "Not sent: the period had no data, and the subscription skips empty periods."
+
+
+def cancel_scheduled_deliveries(subscription: ReportSubscription) -> int:
+    """A deactivated subscription sends nothing more by itself: its pending deliveries that beat
+    started (a first attempt not yet taken, a retry) become `skipped`, saying why. One a person asked
+    for ("send now", `requested_by` set) still goes out, and so does one a worker holds right now
+    (`send_delivery` checks again when it claims). Returns how many were cancelled."""
+    cancelled = ReportDelivery.objects.filter(
+        subscription=subscription, status=DeliveryStatus.PENDING, requested_by__isnull=True
+    ).update(status=DeliveryStatus.SKIPPED, last_error=DEACTIVATED, next_attempt_at=None)
+    if cancelled:
+        logger.info("Subscription %s deactivated: %s pending deliveries skipped", subscription.pk, cancelled)
+    return cancelled
+
+
 def send_now(subscription: ReportSubscription, requested_by: User | None = None) -> ReportDelivery:
     """The admin's "send now": the current period's delivery is started over (figures built afresh,
     a fresh set of attempts, even if it was sent or failed: a deliberate resend) and sent."""
@@ -187,6 +206,7 @@ def send_now(subscription: ReportSubscription, requested_by: User | None = None)
         delivery.last_error = ""
         delivery.data = None
         delivery.pdf = ""
+        delivery.delivered_to = []
         delivery.claimed_at = None
         delivery.sent_at = None
         delivery.next_attempt_at = timezone.now()
@@ -215,9 +235,8 @@ def request_send(delivery: ReportDelivery) -> ReportDelivery:
         if delivery.status == DeliveryStatus.SENDING:
             raise DeliveryError("This report is being sent right now.")
         if delivery.status == DeliveryStatus.SKIPPED:
-            raise DeliveryError(
-                "This report was skipped: its period has no data and its subscription sends nothing then."
-            )
+            reason = delivery.last_error.removeprefix("Not sent: ") or "its period had no data."
+            raise DeliveryError(f"This report was skipped: {reason} Use the subscription's “send now” to send it.")
         if not delivery.recipients:
             raise DeliveryError("This report has no recipients: generate it again with recipients.")
         errors = validate_recipients(delivery.delivery_method, delivery.recipients)
@@ -373,13 +392,19 @@ def send_delivery(delivery_id: int) -> str:
         "subscription__owner", "subscription__template", "requested_by"
     ).get(pk=delivery_id)
     mine = _claimed(delivery.pk, claimed_at)
+    subscription = delivery.subscription
+    if subscription is not None and not subscription.is_active and delivery.requested_by_id is None:
+        # A retry (or a first attempt) beat started before the subscription was switched off.
+        if mine.update(status=DeliveryStatus.SKIPPED, last_error=DEACTIVATED, next_attempt_at=None):
+            logger.info("Report delivery %s skipped: its subscription was deactivated", delivery.pk)
+        return _status_of(delivery.pk)
     try:
         if delivery.data is None:
             delivery.data = _build(delivery)
             mine.update(data=delivery.data)
         data: dict[str, Any] = delivery.data
         if data.get("is_empty") and delivery.subscription is not None and delivery.subscription.skip_if_empty:
-            if mine.update(status=DeliveryStatus.SKIPPED, last_error="", next_attempt_at=None):
+            if mine.update(status=DeliveryStatus.SKIPPED, last_error=EMPTY_PERIOD, next_attempt_at=None):
                 logger.info("Report delivery %s skipped: no data in %s", delivery.pk, _period_text(delivery))
             return _status_of(delivery.pk)
         if not delivery.pdf:
@@ -394,7 +419,7 @@ def send_delivery(delivery_id: int) -> str:
             raise _SendFailure(" ".join(errors), permanent=True)
         # The send is the last step: everything that can fail without anyone noticing happened above.
         if delivery.delivery_method == DeliveryMethod.SLACK:
-            _send_slack(delivery, data, recipients)
+            _send_slack(delivery, data, recipients, mine)
         else:
             _send_email(delivery, data, recipients)
     except _SendFailure as exc:
@@ -491,17 +516,31 @@ def _smtp_reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _send_slack(delivery: ReportDelivery, data: dict[str, Any], recipients: list[str]) -> None:
+def _send_slack(delivery: ReportDelivery, data: dict[str, Any], recipients: list[str], mine: Any) -> None:
+    """Post to every webhook that has not taken this report yet, each recorded in `delivered_to` as it
+    answers, so that a retry posts only to the ones that failed. Every webhook is tried in each attempt;
+    the attempt fails if any failed, for good only if every failure was for good (a 404 hook)."""
     url, expires = pdf_link(delivery)
     zone = ZoneInfo(delivery.timezone or settings.TIME_ZONE)
     payload = slack.report_message(data, url, expires.astimezone(zone))
+    delivered = list(delivery.delivered_to or [])
+    failures: list[slack.SlackError] = []
     for webhook in recipients:
-        # A retry posts to every webhook again, also to one that took the message before another
-        # failed (docs/reports-delivery.md: at least once per recipient).
+        if webhook in delivered:
+            continue
         try:
             slack.post_message(webhook, payload)
         except slack.SlackError as exc:
-            raise _SendFailure(str(exc), permanent=exc.permanent) from exc
+            failures.append(exc)
+            continue
+        delivered.append(webhook)
+        mine.update(delivered_to=delivered)
+    delivery.delivered_to = delivered
+    if failures:
+        reasons = " ".join(str(exc) for exc in failures)
+        if delivered:
+            reasons += f" ({len(delivered)} of {len(recipients)} webhooks took it; a retry posts only to the others.)"
+        raise _SendFailure(reasons, permanent=all(exc.permanent for exc in failures))
 
 
 def _record_failure(

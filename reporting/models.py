@@ -40,7 +40,7 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
-    SKIPPED = "skipped", _("Skipped (no data)")
+    SKIPPED = "skipped", _("Skipped")
 
 
 def _choices_check(field: str, choices: type[models.TextChoices]) -> models.CheckConstraint:
@@ -207,6 +207,11 @@ class ReportDelivery(models.Model):
     last_error = models.TextField(blank=True)
     data = models.JSONField(null=True, blank=True, help_text=_("The report's figures, as built."))
     pdf = models.FileField(upload_to="reports/%Y/%m/", blank=True)
+    delivered_to = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Slack webhooks that took this report (a retry posts only to the others)."),
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from reporting.delivery import cancel_scheduled_deliveries
 from reporting.models import ReportSubscription
 from reporting.schedules import remove_schedule, sync_schedule
 
@@ -19,6 +20,8 @@ def subscription_saved(
     if raw:  # loaddata: rows arrive in any order; the fixture brings its own beat rows
         return
     sync_schedule(instance)
+    if not instance.is_active:
+        cancel_scheduled_deliveries(instance)
 
 
 @receiver(post_delete, sender=ReportSubscription, dispatch_uid="reporting.remove_schedule")

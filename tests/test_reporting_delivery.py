@@ -41,6 +41,8 @@ from crm.models import User
 from reporting import delivery as reporting_delivery
 from reporting import tasks
 from reporting.delivery import (
+    DEACTIVATED,
+    EMPTY_PERIOD,
     DeliveryError,
     delivery_for,
     dispatch_due_deliveries,
@@ -398,6 +400,115 @@ def test_slack_failures_retry_with_exponential_backoff_then_fail_and_the_owner_i
     assert 'use "Send now" on the subscription "Morning numbers"' in notice.body
 
 
+def test_a_retry_posts_only_to_the_slack_webhooks_that_have_not_taken_the_report(
+    admin: User, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.REPORT_SLACK_WEBHOOK_HOSTS = ["127.0.0.1"]
+    with (
+        webhook_server() as working,
+        webhook_server(status=500) as broken,
+        time_machine.travel(TUESDAY, tick=False) as clock,
+    ):
+        subscription = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[broken.url, working.url])
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = run_subscription(subscription.pk)
+        assert delivery is not None
+        delivery.refresh_from_db()
+        # The broken hook first: the working one is still tried in the same attempt.
+        assert (len(broken.posts), len(working.posts)) == (1, 1)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+        assert delivery.delivered_to == [working.url]
+        assert delivery.last_error.startswith("Slack webhook at 127.0.0.1 answered HTTP 500")
+        assert delivery.last_error.endswith("(1 of 2 webhooks took it; a retry posts only to the others.)")
+
+        broken.status = 200
+        assert delivery.next_attempt_at is not None
+        clock.move_to(delivery.next_attempt_at)
+        assert dispatch_due_deliveries() == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+        assert (len(broken.posts), len(working.posts)) == (2, 1)  # the working channel got it once
+        assert sorted(delivery.delivered_to) == sorted([working.url, broken.url])
+        # The same report (its PDF link is signed afresh for each attempt).
+        assert broken.posts[1]["json"]["blocks"][:2] == working.posts[0]["json"]["blocks"][:2]
+
+        # "Send now" is a deliberate resend: to every webhook again.
+        with django_capture_on_commit_callbacks(execute=True):
+            send_now(subscription, requested_by=admin)
+        assert (len(broken.posts), len(working.posts)) == (3, 2)
+
+
+def test_an_attempt_fails_for_good_only_when_every_webhook_failed_for_good(
+    admin: User, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.REPORT_SLACK_WEBHOOK_HOSTS = ["127.0.0.1"]
+    with (
+        webhook_server(status=404) as gone,
+        webhook_server(status=500) as down,
+        time_machine.travel(TUESDAY, tick=False),
+    ):
+        both = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[gone.url, down.url])
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = run_subscription(both.pk)
+        assert delivery is not None
+        delivery.refresh_from_db()
+        # 404 alone would fail at once; with a 500 beside it the attempt is retried.
+        assert (delivery.status, delivery.delivered_to) == (DeliveryStatus.PENDING, [])
+        assert "HTTP 404" in delivery.last_error and "HTTP 500" in delivery.last_error
+
+        gone_only = subscribe(admin, name="Gone", delivery_method=DeliveryMethod.SLACK, recipients=[gone.url])
+        with django_capture_on_commit_callbacks(execute=True):
+            failed = run_subscription(gone_only.pk)
+        assert failed is not None
+        failed.refresh_from_db()
+        assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 1)
+
+
+def test_deactivating_a_subscription_skips_its_pending_retry_but_not_a_send_now(
+    admin: User, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.REPORT_SLACK_WEBHOOK_HOSTS = ["127.0.0.1"]
+    with webhook_server(status=500) as hook, time_machine.travel(TUESDAY, tick=False) as clock:
+        subscription = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[hook.url])
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = run_subscription(subscription.pk)
+        assert delivery is not None
+        delivery.refresh_from_db()
+        assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+        retry_at = delivery.next_attempt_at
+
+        hook.status = 200
+        subscription.is_active = False
+        subscription.save()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.last_error, delivery.next_attempt_at) == (
+            DeliveryStatus.SKIPPED,
+            DEACTIVATED,
+            None,
+        )
+        clock.move_to(retry_at)
+        assert dispatch_due_deliveries() == 0
+        assert len(hook.posts) == 1  # only the first, failed attempt
+
+        # A retry already handed to a worker when the switch was flipped: skipped when it is claimed.
+        ReportDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.PENDING, last_error="", next_attempt_at=retry_at
+        )
+        assert send_delivery(delivery.pk) == DeliveryStatus.SKIPPED
+        delivery.refresh_from_db()
+        assert delivery.last_error == DEACTIVATED
+        assert len(hook.posts) == 1
+        with pytest.raises(DeliveryError, match="skipped: the subscription was deactivated"):
+            request_send(delivery)
+
+        # A person asking ("send now") still sends an inactive subscription's report.
+        with django_capture_on_commit_callbacks(execute=True):
+            again = send_now(subscription, requested_by=admin)
+        again.refresh_from_db()
+        assert again.status == DeliveryStatus.SENT
+        assert len(hook.posts) == 2
+
+
 def test_a_mail_server_refusing_the_recipients_is_retried_then_the_owner_is_told_through_it(
     admin: User, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -572,8 +683,9 @@ def test_skip_if_empty_sends_nothing_for_an_empty_period_and_sends_one_with_data
     assert delivery.status == DeliveryStatus.SKIPPED
     assert delivery.data is not None and delivery.data["is_empty"] is True
     assert not delivery.pdf  # not even rendered
+    assert delivery.last_error == EMPTY_PERIOD  # the admin shows why nothing came
     assert mail.outbox == []
-    with pytest.raises(DeliveryError, match="skipped"):
+    with pytest.raises(DeliveryError, match="skipped: the period had no data, and the subscription skips"):
         request_send(delivery)
 
     CallLogFactory.create(agent=agent_a1, started_at=datetime(2026, 3, 10, 11, 0, tzinfo=UTC))
