@@ -3,7 +3,7 @@ libraries WeasyPrint lays PDF reports out with.
 
 Pango is what WeasyPrint cannot work without: with it missing no report renders (deliveries fail with
 the error and retry). HarfBuzz-Subset is optional to WeasyPrint, which otherwise subsets the fonts with
-fontTools — about 0.4 s more per report at 100 agents (docs/benchmarks.md) and deprecated by WeasyPrint.
+fontTools — 0.1–0.3 s more per report at 100 agents (docs/benchmarks.md) and deprecated by WeasyPrint.
 `make run`, `make test` and `make bench` install both where they may (scripts/ensure-pdf-libs).
 """
 
