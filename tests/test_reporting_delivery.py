@@ -82,6 +82,16 @@ def subscribe(owner: User, **fields: Any) -> ReportSubscription:
     return ReportSubscription.objects.create(**values)
 
 
+def fire(subscription: ReportSubscription, capture_on_commit: Any) -> ReportDelivery:
+    """Beat firing the subscription now, with the send it enqueues run (eagerly, on commit): the delivery
+    as that left it."""
+    with capture_on_commit(execute=True):
+        delivery = run_subscription(subscription.pk)
+    assert delivery is not None
+    delivery.refresh_from_db()
+    return delivery
+
+
 def pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages)
 
@@ -368,10 +378,7 @@ def test_slack_failures_retry_with_exponential_backoff_then_fail_and_the_owner_i
     assert (settings.REPORT_MAX_ATTEMPTS, settings.REPORT_RETRY_BASE_SECONDS) == (5, 60)  # the defaults
     with webhook_server(status=500) as hook, time_machine.travel(TUESDAY, tick=False) as clock:
         subscription = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[hook.url])
-        with django_capture_on_commit_callbacks(execute=True):
-            delivery = run_subscription(subscription.pk)
-        assert delivery is not None
-        delivery.refresh_from_db()
+        delivery = fire(subscription, django_capture_on_commit_callbacks)
         first_pdf = delivery.pdf.name
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
         assert delivery.last_error.startswith("Slack webhook at 127.0.0.1 answered HTTP 500")
@@ -410,10 +417,7 @@ def test_a_retry_posts_only_to_the_slack_webhooks_that_have_not_taken_the_report
         time_machine.travel(TUESDAY, tick=False) as clock,
     ):
         subscription = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[broken.url, working.url])
-        with django_capture_on_commit_callbacks(execute=True):
-            delivery = run_subscription(subscription.pk)
-        assert delivery is not None
-        delivery.refresh_from_db()
+        delivery = fire(subscription, django_capture_on_commit_callbacks)
         # The broken hook first: the working one is still tried in the same attempt.
         assert (len(broken.posts), len(working.posts)) == (1, 1)
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
@@ -448,19 +452,13 @@ def test_an_attempt_fails_for_good_only_when_every_webhook_failed_for_good(
         time_machine.travel(TUESDAY, tick=False),
     ):
         both = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[gone.url, down.url])
-        with django_capture_on_commit_callbacks(execute=True):
-            delivery = run_subscription(both.pk)
-        assert delivery is not None
-        delivery.refresh_from_db()
+        delivery = fire(both, django_capture_on_commit_callbacks)
         # 404 alone would fail at once; with a 500 beside it the attempt is retried.
         assert (delivery.status, delivery.delivered_to) == (DeliveryStatus.PENDING, [])
         assert "HTTP 404" in delivery.last_error and "HTTP 500" in delivery.last_error
 
         gone_only = subscribe(admin, name="Gone", delivery_method=DeliveryMethod.SLACK, recipients=[gone.url])
-        with django_capture_on_commit_callbacks(execute=True):
-            failed = run_subscription(gone_only.pk)
-        assert failed is not None
-        failed.refresh_from_db()
+        failed = fire(gone_only, django_capture_on_commit_callbacks)
         assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 1)
 
 
@@ -470,10 +468,7 @@ def test_deactivating_a_subscription_skips_its_pending_retry_but_not_a_send_now(
     settings.REPORT_SLACK_WEBHOOK_HOSTS = ["127.0.0.1"]
     with webhook_server(status=500) as hook, time_machine.travel(TUESDAY, tick=False) as clock:
         subscription = subscribe(admin, delivery_method=DeliveryMethod.SLACK, recipients=[hook.url])
-        with django_capture_on_commit_callbacks(execute=True):
-            delivery = run_subscription(subscription.pk)
-        assert delivery is not None
-        delivery.refresh_from_db()
+        delivery = fire(subscription, django_capture_on_commit_callbacks)
         assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
         retry_at = delivery.next_attempt_at
 
@@ -519,10 +514,7 @@ def test_a_mail_server_refusing_the_recipients_is_retried_then_the_owner_is_told
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
         with time_machine.travel(TUESDAY, tick=False) as clock:
             subscription = subscribe(admin)
-            with django_capture_on_commit_callbacks(execute=True):
-                delivery = run_subscription(subscription.pk)
-            assert delivery is not None
-            delivery.refresh_from_db()
+            delivery = fire(subscription, django_capture_on_commit_callbacks)
             assert delivery.status == DeliveryStatus.PENDING
             assert delivery.next_attempt_at == TUESDAY + timedelta(seconds=30)
             assert "The mail server did not take the report" in delivery.last_error
