@@ -537,10 +537,12 @@ def _send_slack(delivery: ReportDelivery, data: dict[str, Any], recipients: list
         mine.update(delivered_to=delivered)
     delivery.delivered_to = delivered
     if failures:
+        permanent = all(exc.permanent for exc in failures)
         reasons = " ".join(str(exc) for exc in failures)
         if delivered:
-            reasons += f" ({len(delivered)} of {len(recipients)} webhooks took it; a retry posts only to the others.)"
-        raise _SendFailure(reasons, permanent=all(exc.permanent for exc in failures))
+            took = f"{len(delivered)} of {len(recipients)} webhooks took it"
+            reasons += f" ({took}.)" if permanent else f" ({took}; a retry posts only to the others.)"
+        raise _SendFailure(reasons, permanent=permanent)
 
 
 def _record_failure(

@@ -68,8 +68,8 @@ def _stub(directory: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def _run_script(stubs: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+def _run_script(stubs: Path, *, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}" if path is None else path}
     return subprocess.run(
         [BASH, str(ROOT / "scripts" / "ensure-pdf-libs")], env=env, capture_output=True, text=True, check=False
     )
@@ -110,3 +110,13 @@ def test_script_installs_what_is_missing_as_root(tmp_path: Path) -> None:
         "update -qq",
         "install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0",
     ]
+
+
+def test_script_asks_nothing_where_there_is_no_ldconfig(tmp_path: Path) -> None:
+    """Not a glibc system (macOS): it cannot tell what is installed, so it installs and says nothing."""
+    log = tmp_path / "apt.log"
+    _stub(tmp_path, "id", "echo 0")
+    _stub(tmp_path, "apt-get", f'echo "$@" >> {log}')
+    done = _run_script(tmp_path, path=str(tmp_path))  # only the stubs: no ldconfig
+    assert (done.returncode, done.stdout) == (0, "")
+    assert not log.exists()

@@ -461,6 +461,15 @@ def test_an_attempt_fails_for_good_only_when_every_webhook_failed_for_good(
         failed = fire(gone_only, django_capture_on_commit_callbacks)
         assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 1)
 
+        with webhook_server() as working:
+            partly = subscribe(
+                admin, name="Partly", delivery_method=DeliveryMethod.SLACK, recipients=[working.url, gone.url]
+            )
+            failed = fire(partly, django_capture_on_commit_callbacks)
+        assert (failed.status, failed.attempts, failed.delivered_to) == (DeliveryStatus.FAILED, 1, [working.url])
+        assert failed.last_error.endswith("(1 of 2 webhooks took it.)")  # no retry to promise
+        assert len(working.posts) == 1
+
 
 def test_deactivating_a_subscription_skips_its_pending_retry_but_not_a_send_now(
     admin: User, settings: Any, django_capture_on_commit_callbacks: Any
