@@ -403,14 +403,14 @@ def send_delivery(delivery_id: int) -> str:
             delivery.data = _build(delivery)
             mine.update(data=delivery.data)
         data: dict[str, Any] = delivery.data
-        if data.get("is_empty") and delivery.subscription is not None and delivery.subscription.skip_if_empty:
+        if data.get("is_empty") and subscription is not None and subscription.skip_if_empty:
             if mine.update(status=DeliveryStatus.SKIPPED, last_error=EMPTY_PERIOD, next_attempt_at=None):
                 logger.info("Report delivery %s skipped: no data in %s", delivery.pk, _period_text(delivery))
             return _status_of(delivery.pk)
         if not delivery.pdf:
             from reporting.rendering import render_pdf
 
-            pdf = render_pdf(data, _template_html(delivery.subscription.template if delivery.subscription else None))
+            pdf = render_pdf(data, _template_html(subscription.template if subscription else None))
             delivery.pdf.save(pdf_filename(delivery), ContentFile(pdf), save=False)
             mine.update(pdf=delivery.pdf.name)
         recipients = list(delivery.recipients or [])
